@@ -1,0 +1,7 @@
+"""Wharf: the supplier integration gateway for distributors."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ("__version__",)
