@@ -1,0 +1,178 @@
+"""The steps one inbound document goes through: transform → validate → post → (retry).
+
+:meth:`Pipeline.handle` processes one delivery of one document and returns the
+:class:`Outcome` the mailbox should apply (ack, nak with a delay, or dead-letter). Every step
+emits a business event. A delivery is safe to repeat: transform and validate have no side
+effects, and posting skips every target the effects ledger says was already reached.
+
+Failure policy (written down, as pykka does):
+
+- :class:`TransientError` (target down, timeout) and unexpected exceptions → retry after
+  the backoff for this attempt; after ``max_deliveries`` attempts → dead letter.
+- :class:`PermanentError` and :class:`DocumentError` (the document itself is wrong) → dead
+  letter at once: retrying cannot help.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping
+from typing import Literal
+
+import msgspec
+
+from wharf.actors.posting import EffectsLedger, Posting, PostingTarget
+from wharf.broker.subjects import Header
+from wharf.codecs import CodecRegistry
+from wharf.errors import DocumentError, PermanentError, StepError, TransientError
+from wharf.model import DocType, Document, encode_document
+from wharf.observability.events import EventData, EventEmitter, cloudevent_headers
+from wharf.policies import Partner
+from wharf.settings import ActorSettings
+
+__all__ = ("Delivery", "Outcome", "Pipeline", "backoff_delay")
+
+log = logging.getLogger(__name__)
+
+
+class Delivery(msgspec.Struct, frozen=True, kw_only=True):
+    """One delivery of one inbound document, as read from the mailbox."""
+
+    partner: str
+    doc_type: DocType
+    format: str
+    correlation_id: str
+    traceparent: str | None
+    body: bytes
+    attempt: int
+    stream_seq: int
+
+
+class Outcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What to do with the delivery: ``ack``, ``retry`` after ``delay`` s, or ``dead_letter``."""
+
+    action: Literal["ack", "retry", "dead_letter"]
+    delay: float = 0.0
+    step: str | None = None
+    reason: str | None = None
+
+
+def backoff_delay(settings: ActorSettings, attempt: int, rand: Callable[[], float] = random.random) -> float:
+    """Seconds before attempt ``attempt + 1``: the configured backoff ± jitter."""
+    steps = settings.backoff or [1.0]
+    base = steps[min(attempt, len(steps)) - 1]
+    spread = base * settings.jitter
+    return max(0.0, base - spread + 2 * spread * rand())
+
+
+class Pipeline:
+    """Runs the steps for one partner's documents."""
+
+    def __init__(
+        self,
+        *,
+        codecs: CodecRegistry,
+        events: EventEmitter,
+        ledger: EffectsLedger,
+        targets: Callable[[str], PostingTarget],
+        partners: Callable[[], Mapping[str, Partner]],
+        settings: ActorSettings,
+    ) -> None:
+        self._codecs = codecs
+        self._events = events
+        self._ledger = ledger
+        self._targets = targets
+        self._partners = partners
+        self._settings = settings
+
+    async def handle(self, d: Delivery) -> Outcome:
+        step = "transform"
+        try:
+            partner = self._partners().get(d.partner)
+            if partner is None:
+                raise PermanentError(f"partner {d.partner!r} is not in the policy", step=step)
+            documents = self._codecs.get(d.format).decode(d.body, doc_type=d.doc_type)
+            await self._emit(d, "transformed", EventData(step=step, attempt=d.attempt))
+            step = "validate"
+            for document in documents:
+                self._validate(partner, d, document)
+            await self._emit(d, "validated", EventData(step=step, attempt=d.attempt))
+            step = "post"
+            for index, document in enumerate(documents):
+                await self._post(partner, d, document, index)
+        except (PermanentError, DocumentError) as exc:
+            return await self._fail(d, step, exc, permanent=True)
+        except TransientError as exc:
+            return await self._fail(d, step, exc, permanent=False)
+        except Exception as exc:  # a bug or an unforeseen failure: report it and retry
+            log.exception("unexpected error in step %s for %s", step, d.correlation_id)
+            return await self._fail(d, step, exc, permanent=False)
+        return Outcome(action="ack")
+
+    def _validate(self, partner: Partner, d: Delivery, document: Document) -> None:
+        claimed = document.supplier.id
+        if claimed is not None and claimed != partner.id:
+            raise PermanentError(
+                f"document names supplier {claimed!r} but was sent by partner {partner.id!r}",
+                step="validate",
+            )
+        if not partner.routes.get(d.doc_type):
+            raise PermanentError(f"no route for {d.doc_type} in {partner.id}'s policy", step="validate")
+
+    async def _post(self, partner: Partner, d: Delivery, document: Document, index: int) -> None:
+        document_ref = d.correlation_id if index == 0 else f"{d.correlation_id}#{index}"
+        body = encode_document(document)
+        for subject in partner.routes[d.doc_type]:
+            if await self._ledger.done(document_ref, subject):
+                continue  # reached on an earlier delivery: never post twice
+            target = self._targets(subject)
+            key = f"{document_ref}:{subject}"
+            headers = cloudevent_headers(
+                event_id=key,
+                event_type=f"wharf.{d.doc_type}",
+                subject=document.document_id,
+                correlation_id=d.correlation_id,
+                partner=d.partner,
+                traceparent=d.traceparent,
+            )
+            headers[Header.DOC_TYPE] = d.doc_type
+            headers[Header.CORRELATION_ID] = d.correlation_id
+            headers[Header.PARTNER] = d.partner
+            await target.post(Posting(idempotency_key=key, body=body, headers=headers))
+            await self._ledger.record(document_ref, subject, key)
+            await self._emit(
+                d, "posted",
+                EventData(step="post", attempt=d.attempt, target=subject,
+                          document_id=document.document_id),
+            )
+
+    async def _fail(self, d: Delivery, step: str, exc: Exception, *, permanent: bool) -> Outcome:
+        reason = str(exc) or type(exc).__name__
+        pointer = exc.pointer if isinstance(exc, DocumentError) else None
+        if isinstance(exc, StepError):
+            step = exc.step
+        error_class: Literal["transient", "permanent"] = "permanent" if permanent else "transient"
+        await self._emit(
+            d, "failed",
+            EventData(step=step, attempt=d.attempt, error=reason, error_class=error_class,
+                      pointer=pointer),
+        )
+        if permanent or d.attempt >= self._settings.max_deliveries:
+            return Outcome(action="dead_letter", step=step, reason=reason)
+        delay = backoff_delay(self._settings, d.attempt)
+        await self._emit(
+            d, "retried", EventData(step=step, attempt=d.attempt, retry_in=round(delay, 3))
+        )
+        return Outcome(action="retry", delay=delay, step=step, reason=reason)
+
+    async def _emit(self, d: Delivery, name: Literal["transformed", "validated", "posted", "failed", "retried"], data: EventData) -> None:
+        await self._events.emit(
+            name,
+            doc_type=d.doc_type,
+            correlation_id=d.correlation_id,
+            partner=d.partner,
+            traceparent=d.traceparent,
+            data=data,
+            attempt=d.attempt,
+        )

@@ -1,0 +1,119 @@
+"""Posting: delivering a canonical document to an internal system, exactly once in effect.
+
+A :class:`PostingTarget` is the seam (issue-5 connectors such as HTTP targets plug in here).
+Exactly-once *effect* rests on two things, because NATS cannot prevent redeliveries:
+
+1. every posting carries a stable idempotency key (``Nats-Msg-Id`` = ``<document>:<target>``)
+   so a JetStream-backed target drops a repeat within its duplicate window, and
+2. the :class:`EffectsLedger` remembers, per (document, target), that the target confirmed
+   the posting; a redelivered or replayed document skips targets it already reached.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import aiosqlite
+import msgspec
+import nats.errors
+from nats.js import JetStreamContext
+from nats.js.errors import APIError
+
+from wharf.errors import TransientError
+from wharf.storage import open_database
+
+__all__ = ("EffectsLedger", "NatsSubjectTarget", "Posting", "PostingTarget")
+
+
+class Posting(msgspec.Struct, frozen=True, kw_only=True):
+    """One document on its way to one target."""
+
+    idempotency_key: str
+    body: bytes
+    headers: dict[str, str]
+
+
+class PostingTarget(Protocol):
+    """Where documents of one type go; raises TransientError or PermanentError on failure."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def post(self, posting: Posting) -> None: ...
+
+
+class NatsSubjectTarget:
+    """Publishes to a NATS subject through JetStream and waits for the stream's PubAck.
+
+    A subject that no stream captures fails (there would be no proof of delivery): the
+    document is retried and, if that persists, dead-lettered.
+    """
+
+    def __init__(self, js: JetStreamContext, subject: str, *, timeout: float = 10.0) -> None:
+        self._js = js
+        self._subject = subject
+        self._timeout = timeout
+
+    @property
+    def name(self) -> str:
+        return self._subject
+
+    async def post(self, posting: Posting) -> None:
+        try:
+            await self._js.publish(
+                self._subject, posting.body, timeout=self._timeout, headers=posting.headers
+            )
+        except nats.errors.NoRespondersError as exc:
+            raise TransientError(
+                f"no JetStream stream captures subject {self._subject}", step="post"
+            ) from exc
+        except nats.errors.TimeoutError as exc:
+            raise TransientError(f"{self._subject}: no acknowledgment in time", step="post") from exc
+        except APIError as exc:
+            raise TransientError(f"{self._subject}: {exc.description}", step="post") from exc
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS posted_effects (
+    document TEXT NOT NULL,
+    target TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    posted_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (document, target)
+);
+"""
+
+
+class EffectsLedger:
+    """Which (document, target) postings were confirmed (SQLite, one connection of its own)."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    @classmethod
+    async def open(cls, path: str | Path) -> EffectsLedger:
+        return cls(await open_database(path, SCHEMA))
+
+    async def aclose(self) -> None:
+        await self._conn.close()
+
+    async def done(self, document: str, target: str) -> bool:
+        async with self._conn.execute(
+            "SELECT 1 FROM posted_effects WHERE document = ? AND target = ?", (document, target)
+        ) as cursor:
+            return await cursor.fetchone() is not None
+
+    async def record(self, document: str, target: str, idempotency_key: str) -> None:
+        await self._conn.execute(
+            "INSERT OR IGNORE INTO posted_effects (document, target, idempotency_key) "
+            "VALUES (?, ?, ?)",
+            (document, target, idempotency_key),
+        )
+
+    async def count(self, document: str) -> int:
+        async with self._conn.execute(
+            "SELECT count(*) FROM posted_effects WHERE document = ?", (document,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0

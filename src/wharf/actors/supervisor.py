@@ -1,0 +1,63 @@
+"""Starting and keeping alive one :class:`SupplierActor` per partner in the policy."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import anyio
+import anyio.abc
+
+from wharf.actors.supplier import SupplierActor
+from wharf.errors import BrokerError
+
+__all__ = ("Supervisor",)
+
+log = logging.getLogger(__name__)
+
+_RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+class Supervisor:
+    """Runs an actor per partner; restarts an actor that fails (with growing delays)."""
+
+    def __init__(self, make_actor: Callable[[str], SupplierActor]) -> None:
+        self._make_actor = make_actor
+        self.running: set[str] = set()
+
+    async def run(
+        self,
+        partners: list[str],
+        *,
+        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Start every partner's actor, report readiness once all mailboxes are open."""
+        async with anyio.create_task_group() as tg:
+            for partner in partners:
+                await tg.start(self._keep_alive, partner)
+            task_status.started()
+
+    async def _keep_alive(
+        self, partner: str, *, task_status: anyio.abc.TaskStatus[None]
+    ) -> None:
+        failures = 0
+        started = False
+        while True:
+            actor = self._make_actor(partner)
+            try:
+                async with anyio.create_task_group() as tg:
+                    await tg.start(actor.run)
+                    self.running.add(partner)
+                    if not started:
+                        started = True
+                        task_status.started()
+                    failures = 0
+            except (BrokerError, OSError, TimeoutError) as exc:
+                log.error("actor %s failed: %s", partner, exc)
+            except Exception:
+                log.exception("actor %s crashed", partner)
+            finally:
+                self.running.discard(partner)
+            delay = _RESTART_DELAYS[min(failures, len(_RESTART_DELAYS) - 1)]
+            failures += 1
+            await anyio.sleep(delay)

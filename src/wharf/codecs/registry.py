@@ -1,0 +1,84 @@
+"""The codec seam and the registry that picks a codec for a request body."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Protocol
+
+from wharf.errors import UnsupportedMediaType
+from wharf.model import DocType, Document
+from wharf.policies.model import Format
+
+__all__ = ("MEDIA_TYPES", "Codec", "CodecRegistry", "default_registry")
+
+MEDIA_TYPES: Mapping[str, Format | None] = {
+    "application/json": "json",
+    "application/edi-x12": "x12",
+    "application/edifact": "edifact",
+    "application/xml": None,  # cXML or UBL: told apart by sniffing
+    "text/xml": None,
+    "text/csv": "csv",
+}
+
+
+class Codec(Protocol):
+    """Turns a supplier's bytes into canonical documents (and raises DocumentError if it can't)."""
+
+    @property
+    def format(self) -> Format: ...
+
+    def decode(self, body: bytes, *, doc_type: DocType | None = None) -> list[Document]: ...
+
+
+def _sniff(body: bytes) -> Format | None:
+    head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:512]
+    if head.startswith((b"{", b"[")):
+        return "json"
+    if head.startswith(b"ISA"):
+        return "x12"
+    if head.startswith((b"UNA", b"UNB")):
+        return "edifact"
+    if head.startswith(b"<"):
+        if b"<cXML" in head or b"cXML.dtd" in head:
+            return "cxml"
+        return "ubl"
+    return None
+
+
+class CodecRegistry:
+    """Formats Wharf can read, by name; built once by the composition root."""
+
+    def __init__(self, codecs: Iterable[Codec]) -> None:
+        self._codecs = {codec.format: codec for codec in codecs}
+
+    def __contains__(self, fmt: object) -> bool:
+        return fmt in self._codecs
+
+    def get(self, fmt: str) -> Codec:
+        codec = self._codecs.get(fmt)  # type: ignore[call-overload]  # any str may be asked
+        if codec is None:
+            raise UnsupportedMediaType(f"format {fmt!r} is not supported yet")
+        return codec
+
+    def detect(self, content_type: str | None, body: bytes) -> Format:
+        """The body's format: from Content-Type, else (or for generic XML) sniffed."""
+        media = (content_type or "").split(";", 1)[0].strip().lower()
+        if media.endswith("+json"):
+            media = "application/json"
+        if media and media not in MEDIA_TYPES:
+            raise UnsupportedMediaType(
+                f"media type {media!r} is not accepted; use one of {', '.join(MEDIA_TYPES)}"
+            )
+        fmt = MEDIA_TYPES.get(media) or _sniff(body)
+        if fmt is None:
+            raise UnsupportedMediaType("cannot tell the document's format; send a Content-Type")
+        if fmt not in self._codecs:
+            raise UnsupportedMediaType(f"format {fmt!r} is not supported yet")
+        return fmt
+
+
+def default_registry() -> CodecRegistry:
+    """Every codec Wharf ships."""
+    from wharf.codecs.canonical_json import CanonicalJsonCodec
+
+    return CodecRegistry([CanonicalJsonCodec()])

@@ -1,0 +1,142 @@
+"""Wharf's exception tree.
+
+Every error Wharf raises on purpose derives from :class:`WharfError`::
+
+    WharfError
+    ├── ConfigError            settings file or environment is wrong (names the key)
+    ├── PolicyError            a policy file is wrong (names the file and the key path)
+    ├── PkiError               certificates or keys cannot be created or read
+    ├── BrokerError            NATS / JetStream could not be reached or set up
+    ├── AuthError              a request's identity is missing or not allowed (401/403)
+    ├── DocumentError          a partner's document is unacceptable (carries a pointer)
+    │   ├── MalformedDocument  not even syntactically valid (bad JSON, broken envelope)
+    │   ├── IdempotencyConflict  an Idempotency-Key reused with a different body
+    │   ├── UnsupportedMediaType
+    │   └── PayloadTooLarge
+    └── StepError              a pipeline step failed for one document
+        ├── TransientError     worth retrying (target down, timeout)
+        └── PermanentError     retrying cannot help (dead-letter it at once)
+
+Leaves carry fields so that callers can render pointed messages (HTTP problem+json,
+trace entries) without parsing strings.
+"""
+
+from __future__ import annotations
+
+__all__ = (
+    "AuthError",
+    "BrokerError",
+    "ConfigError",
+    "DocumentError",
+    "IdempotencyConflict",
+    "MalformedDocument",
+    "PayloadTooLarge",
+    "PermanentError",
+    "PkiError",
+    "PolicyError",
+    "StepError",
+    "TransientError",
+    "UnsupportedMediaType",
+    "WharfError",
+)
+
+
+class WharfError(Exception):
+    """Raised for every error that Wharf raises on purpose."""
+
+
+class ConfigError(WharfError):
+    """Raised when settings cannot be loaded; ``key`` names the offending setting."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(f"wharf: config: {message}")
+        self.key = key
+
+
+class PolicyError(WharfError):
+    """Raised when a policy file is invalid; ``file`` and ``path`` locate the problem."""
+
+    def __init__(self, message: str, *, file: str, path: str | None = None) -> None:
+        where = f"{file}: {path}: " if path else f"{file}: "
+        super().__init__(where + message)
+        self.file = file
+        self.path = path
+        self.detail = message
+
+
+class PkiError(WharfError):
+    """Raised when certificates or keys cannot be created, read or parsed."""
+
+
+class BrokerError(WharfError):
+    """Raised when NATS or JetStream cannot be reached or set up."""
+
+
+class AuthError(WharfError):
+    """Raised when a caller is not authenticated (401) or not allowed (403)."""
+
+    def __init__(self, detail: str, *, status: int = 403, title: str = "Forbidden") -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+        self.title = title
+
+
+class DocumentError(WharfError):
+    """Raised when a partner's document is unacceptable.
+
+    ``pointer`` is a JSON pointer (or segment position for EDI) to the bad place,
+    ``status`` the HTTP status the gateway answers with.
+    """
+
+    status = 422
+    title = "Unprocessable document"
+
+    def __init__(self, detail: str, *, pointer: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.pointer = pointer
+
+
+class MalformedDocument(DocumentError):
+    """Raised when a body is not syntactically valid in its format."""
+
+    status = 400
+    title = "Malformed document"
+
+
+class IdempotencyConflict(DocumentError):
+    """Raised when an Idempotency-Key is reused with a different body."""
+
+    status = 422
+    title = "Idempotency key reused"
+
+
+class UnsupportedMediaType(DocumentError):
+    """Raised when the request's Content-Type names a format Wharf does not take here."""
+
+    status = 415
+    title = "Unsupported media type"
+
+
+class PayloadTooLarge(DocumentError):
+    """Raised when a request body exceeds the partner's size limit."""
+
+    status = 413
+    title = "Payload too large"
+
+
+class StepError(WharfError):
+    """Raised when a pipeline step fails for one document; ``step`` names it."""
+
+    def __init__(self, message: str, *, step: str) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+class TransientError(StepError):
+    """Raised when a step failed for a reason that a later retry may not meet."""
+
+
+class PermanentError(StepError):
+    """Raised when a step failed for a reason that no retry can fix."""

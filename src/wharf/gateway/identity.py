@@ -1,0 +1,72 @@
+"""Who is calling: the client certificate, and the partner it belongs to.
+
+The certificate comes from the ASGI TLS extension (see :mod:`wharf.gateway.tls`) or, only
+when the TCP peer is a configured trusted proxy, from the forwarded-certificate header (the
+URL-encoded PEM that nginx's ``$ssl_client_escaped_cert`` produces). A header from any other
+peer is ignored: a partner cannot claim another partner's certificate by sending a header.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from urllib.parse import unquote
+
+from cryptography import x509
+from starlette.types import Scope
+
+from wharf.errors import AuthError
+from wharf.pki import CertificateInfo, describe
+from wharf.policies import Partner, PolicySet
+
+__all__ = ("Authenticator", "certificate_from_pem")
+
+
+@functools.lru_cache(maxsize=4096)
+def certificate_from_pem(pem: str) -> CertificateInfo:
+    """Parse a PEM certificate (cached: partners reuse their certificate for every request)."""
+    return describe(x509.load_pem_x509_certificate(pem.encode("ascii")))
+
+
+class Authenticator:
+    """Maps a request to its partner, or raises :class:`AuthError`."""
+
+    def __init__(
+        self,
+        policies: Callable[[], PolicySet],
+        *,
+        trusted_proxies: Iterable[str] = (),
+        client_cert_header: str = "x-forwarded-client-cert",
+    ) -> None:
+        self._policies = policies
+        self._trusted = frozenset(trusted_proxies)
+        self._header = client_cert_header.lower().encode("latin-1")
+
+    def certificate(self, scope: Scope) -> CertificateInfo | None:
+        """The client certificate presented for this request, if any."""
+        client = scope.get("client")
+        if self._trusted and client is not None and client[0] in self._trusted:
+            for name, value in scope["headers"]:
+                if name == self._header:
+                    try:
+                        return certificate_from_pem(unquote(value.decode("latin-1")))
+                    except ValueError as exc:
+                        raise AuthError(
+                            "the forwarded client certificate cannot be parsed",
+                            status=401, title="Unauthenticated",
+                        ) from exc
+        tls = scope.get("extensions", {}).get("tls") or {}
+        chain = tls.get("client_cert_chain") or []
+        return certificate_from_pem(chain[0]) if chain else None
+
+    def partner(self, scope: Scope) -> Partner:
+        """The partner whose certificate this is; 401 without one, 403 for an unknown one."""
+        cert = self.certificate(scope)
+        if cert is None:
+            raise AuthError("a client certificate is required", status=401, title="Unauthenticated")
+        partner = self._policies().partner_for(cert)
+        if partner is None:
+            raise AuthError(f"certificate {cert.fingerprint} ({cert.subject}) is not registered")
+        if partner.suspended:
+            raise AuthError(f"partner {partner.id} is suspended")
+        return partner

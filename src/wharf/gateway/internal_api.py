@@ -1,0 +1,55 @@
+"""The internal (ops) API: health, readiness and traces, on the internal listener only."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from wharf.gateway.problems import EXCEPTION_HANDLERS, problem
+from wharf.observability.tracestore import TraceStore
+
+__all__ = ("InternalApi", "create_internal_app")
+
+_encode = msgspec.json.Encoder().encode
+
+ReadinessCheck = Callable[[], Awaitable[Mapping[str, bool]]]
+
+
+class InternalApi:
+    """Endpoints for operations; ``readiness`` reports each named check."""
+
+    def __init__(self, *, traces: TraceStore, readiness: ReadinessCheck) -> None:
+        self._traces = traces
+        self._readiness = readiness
+
+    async def healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(self, request: Request) -> Response:
+        checks = dict(await self._readiness())
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    async def trace(self, request: Request) -> Response:
+        trace = await self._traces.get(request.path_params["correlation_id"])
+        if trace is None:
+            return problem(404, "not-found", "Not found", "no such trace")
+        return Response(_encode(trace), media_type="application/json")
+
+
+def create_internal_app(api: InternalApi) -> Starlette:
+    """The ASGI app for the internal listener."""
+    routes = [
+        Route("/healthz", api.healthz, methods=["GET"]),
+        Route("/readyz", api.readyz, methods=["GET"]),
+        Route("/internal/v1/traces/{correlation_id}", api.trace, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)  # type: ignore[arg-type]

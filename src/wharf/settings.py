@@ -1,0 +1,219 @@
+"""Settings: ``wharf.toml`` plus ``WHARF_*`` environment, decoded once into frozen Structs.
+
+Every section is a frozen msgspec Struct with ``forbid_unknown_fields``: a typo in the file
+or in the environment is an error that names the key, never a silently ignored option.
+Defaults and units live on the fields. Each component receives its own section.
+
+Environment overlay: ``WHARF_<SECTION>__<KEY>`` (double underscore between levels), e.g.
+``WHARF_NATS__URL=nats://10.0.0.5:4222`` or ``WHARF_GATEWAY__PARTNER__PORT=9443``. Values
+that look like JSON (numbers, ``true``/``false``, ``[...]``) are decoded as JSON. ``WHARF_CONFIG``
+names the settings file.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from wharf.errors import ConfigError
+from wharf.pointers import dotted, locate
+
+__all__ = (
+    "ActorSettings",
+    "EmbeddedNatsSettings",
+    "GatewaySettings",
+    "ListenerSettings",
+    "NatsSettings",
+    "PkiSettings",
+    "PolicySettings",
+    "Settings",
+    "StorageSettings",
+    "StreamSettings",
+    "load_settings",
+)
+
+ENV_PREFIX = "WHARF_"
+CONFIG_ENV = "WHARF_CONFIG"
+DEFAULT_CONFIG_FILE = "wharf.toml"
+
+
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class EmbeddedNatsSettings(_Section):
+    """The nats-server Wharf starts itself when no NATS URL is configured."""
+
+    host: str = "127.0.0.1"
+    port: int = 4222
+    """Client port; 0 picks a free one."""
+    store_dir: str = "var/nats"
+    ready_timeout: float = 15.0
+    """Seconds to wait for the server to report readiness."""
+    sync_always: bool = False
+    """Fsync every write (``sync_interval: always``): slower, survives power loss."""
+
+
+class NatsSettings(_Section):
+    """How Wharf reaches NATS."""
+
+    url: str | None = None
+    """``nats://host:port[,nats://...]`` of an existing server or cluster; None = embedded."""
+    embedded: EmbeddedNatsSettings = msgspec.field(default_factory=EmbeddedNatsSettings)
+    connect_timeout: float = 5.0
+    ping_interval: float = 15.0
+    publish_timeout: float = 10.0
+    """Seconds a JetStream publish may take (leader elections stall publishes for seconds)."""
+
+
+class StreamSettings(_Section):
+    """JetStream streams Wharf creates or updates at start."""
+
+    replicas: int = 1
+    retention_days: float = 14.0
+    """How long inbound documents, events and dead letters are kept (for replay)."""
+    duplicate_window: float = 120.0
+    """Seconds within which JetStream drops a repeated Nats-Msg-Id."""
+    posting_subjects: list[str] = msgspec.field(
+        default_factory=lambda: [
+            "erp.>", "wms.>", "tms.>", "ap.>", "planning.>", "crm.>", "finance.>", "returns.>",
+        ]
+    )
+    """Subjects of internal systems captured by the WHARF_POST stream (empty: none)."""
+    max_consumers: int = 2000
+
+
+class PkiSettings(_Section):
+    """Dev PKI: CA, server certificate and partner client certificates."""
+
+    dir: str = "var/pki"
+    ca_cert: str | None = None
+    """CA bundle that partner client certificates must chain to (default: <dir>/ca.pem)."""
+    server_cert: str | None = None
+    """Server certificate (default: <dir>/server.pem, created if missing)."""
+    server_key: str | None = None
+    server_names: list[str] = msgspec.field(default_factory=lambda: ["127.0.0.1", "localhost"])
+
+
+class ListenerSettings(_Section):
+    """One HTTP listener."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+
+
+class GatewaySettings(_Section):
+    """The partner (mTLS) and internal (ops) HTTP listeners."""
+
+    partner: ListenerSettings = msgspec.field(
+        default_factory=lambda: ListenerSettings(host="127.0.0.1", port=8443)
+    )
+    internal: ListenerSettings = msgspec.field(
+        default_factory=lambda: ListenerSettings(host="127.0.0.1", port=8080)
+    )
+    max_body_bytes: int = 1_048_576
+    """Default request body limit; a partner policy may lower or raise it."""
+    trusted_proxies: list[str] = msgspec.field(default_factory=list)
+    """Peer addresses allowed to forward the client certificate in a header."""
+    client_cert_header: str = "x-forwarded-client-cert"
+    """Header carrying the URL-encoded PEM client certificate from a trusted proxy."""
+    require_client_cert: bool = True
+    """False only behind a TLS-terminating proxy that forwards the certificate."""
+
+
+class ActorSettings(_Section):
+    """Per-supplier actors: delivery, retry and failover."""
+
+    max_deliveries: int = 5
+    """Attempts per document before it is dead-lettered."""
+    backoff: list[float] = msgspec.field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0])
+    """Seconds before retry n (the last value repeats)."""
+    jitter: float = 0.2
+    """Random spread of each backoff delay, as a fraction (0.2 = ±20 %)."""
+    ack_wait: float = 30.0
+    pull_expires: float = 5.0
+    priority_timeout: float = 10.0
+    """Seconds after a process stops pulling before another process takes its partners."""
+
+
+class StorageSettings(_Section):
+    """Wharf's own SQLite store (traces, idempotency keys, posted effects)."""
+
+    database: str = "var/wharf.db"
+
+
+class PolicySettings(_Section):
+    """Where the security team's partner policy files live."""
+
+    dir: str = "policies"
+
+
+class Settings(_Section):
+    """All of Wharf's settings."""
+
+    nats: NatsSettings = msgspec.field(default_factory=NatsSettings)
+    streams: StreamSettings = msgspec.field(default_factory=StreamSettings)
+    pki: PkiSettings = msgspec.field(default_factory=PkiSettings)
+    gateway: GatewaySettings = msgspec.field(default_factory=GatewaySettings)
+    actors: ActorSettings = msgspec.field(default_factory=ActorSettings)
+    storage: StorageSettings = msgspec.field(default_factory=StorageSettings)
+    policies: PolicySettings = msgspec.field(default_factory=PolicySettings)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+def _env_value(raw: str) -> object:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _overlay(tree: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, raw in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+            continue
+        keys = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        if not all(keys):
+            raise ConfigError(f"malformed environment variable {name}", key=name)
+        node = tree
+        for key in keys[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{name}: {key!r} is not a section", key=name)
+            node = child
+        node[keys[-1]] = _env_value(raw)
+
+
+def load_settings(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Load settings from a TOML file (optional) overlaid with ``WHARF_*`` variables.
+
+    With no ``path``, ``$WHARF_CONFIG`` is used, else ``./wharf.toml`` when it exists,
+    else the defaults.
+    """
+    environ = {} if environ is None else environ
+    if path is None:
+        path = environ.get(CONFIG_ENV)
+        if path is None and Path(DEFAULT_CONFIG_FILE).is_file():
+            path = DEFAULT_CONFIG_FILE
+    tree: dict[str, Any] = {}
+    if path is not None:
+        try:
+            tree = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+    _overlay(tree, environ)
+    try:
+        return msgspec.convert(tree, type=Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        where = locate(exc)
+        key = dotted(where.pointer)
+        raise ConfigError(f"{key or 'settings'}: {where.message}", key=key) from exc
