@@ -1,9 +1,201 @@
+"""Shared fixtures: a real nats-server, real certificates, real SQLite, a real Wharf runtime."""
+
 from __future__ import annotations
 
+import os
+import select
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import anyio
+import httpx
+import nats
 import pytest
+import trustme
+from nats.js.errors import NotFoundError
+
+from wharf.broker.embedded import nats_server_binary
+from wharf.pki import ensure_server_pki, issue_client
+from wharf.runtime import Runtime, run
+from wharf.settings import load_settings
+
+PARTNERS = ("acme", "globex", "stranger")
 
 
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     """nats-py and aiosqlite are asyncio-native: pin anyio's pytest plugin to asyncio."""
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real nats-server with JetStream on a random port and a temporary store."""
+    store = tmp_path_factory.mktemp("nats")
+    config = store / "nats.conf"
+    config.write_text(
+        f'listen: 127.0.0.1:-1\nmax_payload: 8388608\njetstream {{ store_dir: "{store}" }}\n'
+    )
+    proc = subprocess.Popen(
+        [nats_server_binary(), "-c", str(config)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 15
+    url = None
+    lines: list[str] = []
+    buffer = b""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or proc.poll() is not None:
+            proc.kill()
+            proc.wait()
+            proc.stderr.close()
+            pytest.fail("nats-server did not start:\n" + "".join(lines))
+        ready, _, _ = select.select([proc.stderr], [], [], remaining)
+        if not ready:
+            continue
+        buffer += os.read(proc.stderr.fileno(), 65536)
+        *complete, rest = buffer.split(b"\n")
+        buffer = rest
+        for raw in complete:
+            line = raw.decode()
+            lines.append(line + "\n")
+            if "Listening for client connections on" in line:
+                url = "nats://" + line.rsplit(" ", 1)[1].strip()
+        if url and any("Server is ready" in line for line in lines):
+            break
+    stderr = proc.stderr
+    drain = threading.Thread(target=lambda: [None for _ in stderr], daemon=True)
+    drain.start()
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+    drain.join(timeout=5)
+    stderr.close()
+
+
+@pytest.fixture
+async def clean_jetstream(nats_url: str) -> str:
+    """Delete every stream so each test starts from an empty broker."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        for name in await js.streams_info():
+            try:
+                await js.delete_stream(name.config.name or "")
+            except NotFoundError:
+                pass
+    finally:
+        await nc.close()
+    return nats_url
+
+
+class Pki:
+    """The test PKI: Wharf's dev CA plus a foreign CA nobody trusts."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.files = ensure_server_pki(directory, ["127.0.0.1", "localhost"])
+        self.clients = {p: issue_client(directory, p) for p in PARTNERS}
+        self.foreign = trustme.CA()
+
+    def context(self, partner: str | None) -> ssl.SSLContext:
+        """A client TLS context trusting Wharf's CA, presenting ``partner``'s certificate."""
+        ctx = ssl.create_default_context(cafile=str(self.files.ca_cert))
+        if partner == "foreign":
+            self.foreign.issue_cert("acme").configure_cert(ctx)
+        elif partner is not None:
+            issued = self.clients[partner]
+            ctx.load_cert_chain(str(issued.cert), str(issued.key))
+        return ctx
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return Pki(tmp_path_factory.mktemp("pki"))
+
+
+ACME_POLICY = """
+name = "Acme Industrial Supply"
+[[certificates]]
+subject = "CN=acme,O=Wharf dev PKI"
+[routes]
+ship_notice = ["wms.receipts.expected", "erp.purchasing.asn"]
+invoice = ["nowhere.ap.invoice"]
+"""
+
+GLOBEX_POLICY = """
+name = "Globex Distribution Parts"
+max_body_bytes = 4096
+[[certificates]]
+fingerprint = "{fingerprint}"
+[routes]
+ship_notice = ["wms.receipts.expected"]
+"""
+
+
+@pytest.fixture
+def policies_dir(tmp_path: Path, pki: Pki) -> Path:
+    directory = tmp_path / "policies"
+    directory.mkdir()
+    (directory / "acme.toml").write_text(ACME_POLICY)
+    (directory / "globex.toml").write_text(
+        GLOBEX_POLICY.format(fingerprint=pki.clients["globex"].fingerprint)
+    )
+    return directory
+
+
+@pytest.fixture
+async def wharf(
+    clean_jetstream: str, pki: Pki, policies_dir: Path, tmp_path: Path
+) -> AsyncIterator[Runtime]:
+    """A whole Wharf (gateway, actors, projection) against the session's nats-server."""
+    settings = load_settings(
+        environ={
+            "WHARF_NATS__URL": clean_jetstream,
+            "WHARF_GATEWAY__PARTNER__PORT": "0",
+            "WHARF_GATEWAY__INTERNAL__PORT": "0",
+            "WHARF_PKI__DIR": str(pki.dir),
+            "WHARF_STORAGE__DATABASE": str(tmp_path / "wharf.db"),
+            "WHARF_POLICIES__DIR": str(policies_dir),
+            "WHARF_ACTORS__MAX_DELIVERIES": "3",
+            "WHARF_ACTORS__BACKOFF": "[0.05, 0.1]",
+            "WHARF_ACTORS__PULL_EXPIRES": "1",
+            "WHARF_ACTORS__PRIORITY_TIMEOUT": "2",
+        }
+    )
+    async with anyio.create_task_group() as tg:
+        runtime: Runtime = await tg.start(run, settings)
+        yield runtime
+        runtime.stop.set()
+
+
+ClientFactory = Callable[[str | None], httpx.AsyncClient]
+
+
+@pytest.fixture
+async def partner_client(wharf: Runtime, pki: Pki) -> AsyncIterator[ClientFactory]:
+    """Make an HTTPS client for the partner listener presenting a partner's certificate."""
+    clients: list[httpx.AsyncClient] = []
+
+    def make(partner: str | None) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(
+            base_url=wharf.partner_url, verify=pki.context(partner), timeout=10.0
+        )
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.fixture
+async def internal_client(wharf: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=wharf.internal_url, timeout=10.0) as client:
+        yield client

@@ -18,7 +18,7 @@ import aiosqlite
 import msgspec
 import nats.errors
 from nats.js import JetStreamContext
-from nats.js.errors import APIError
+from nats.js.errors import APIError, NoStreamResponseError
 
 from wharf.errors import TransientError
 from wharf.storage import open_database
@@ -64,7 +64,7 @@ class NatsSubjectTarget:
             await self._js.publish(
                 self._subject, posting.body, timeout=self._timeout, headers=posting.headers
             )
-        except nats.errors.NoRespondersError as exc:
+        except (nats.errors.NoRespondersError, NoStreamResponseError) as exc:
             raise TransientError(
                 f"no JetStream stream captures subject {self._subject}", step="post"
             ) from exc

@@ -19,7 +19,7 @@ import uuid
 import aiosqlite
 import nats.errors
 from nats.js import JetStreamContext
-from nats.js.errors import APIError
+from nats.js.errors import APIError, NoStreamResponseError
 
 from wharf.broker import subjects
 from wharf.broker.subjects import Header
@@ -95,6 +95,7 @@ class Intake:
         doc_type = doc_type_of(document)
         correlation_id = str(uuid.uuid5(_NAMESPACE, f"{partner.id}\x00{key}"))
         parent = child_traceparent(traceparent)
+        received_at = dt.datetime.now(dt.UTC)
         headers = {
             Header.MSG_ID: f"{partner.id}:{key}",
             Header.CORRELATION_ID: correlation_id,
@@ -103,7 +104,7 @@ class Intake:
             Header.FORMAT: fmt,
             Header.CONTENT_TYPE: content_type,
             Header.IDEMPOTENCY_KEY: key,
-            Header.RECEIVED_AT: dt.datetime.now(dt.UTC).isoformat(),
+            Header.RECEIVED_AT: received_at.isoformat(),
             Header.TRACEPARENT: parent,
         }
         try:
@@ -111,7 +112,7 @@ class Intake:
                 subjects.inbound(partner.id, doc_type), body, timeout=self._timeout,
                 stream=subjects.IN_STREAM, headers=headers,
             )
-        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, APIError,
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, NoStreamResponseError, APIError,
                 nats.errors.ConnectionClosedError, nats.errors.OutboundBufferLimitError) as exc:
             raise Unavailable(f"the mailbox did not confirm the document: {exc!r}") from exc
         receipt = Receipt(
@@ -129,7 +130,7 @@ class Intake:
         try:
             await self._events.emit(
                 "received", doc_type=doc_type, correlation_id=correlation_id,
-                partner=partner.id, traceparent=parent,
+                partner=partner.id, traceparent=parent, time=received_at,
                 data=EventData(document_id=document.document_id, size=len(body), format=fmt),
             )
         except (nats.errors.Error, APIError) as exc:

@@ -100,6 +100,7 @@ def cloudevent_headers(
     correlation_id: str,
     partner: str,
     traceparent: str | None,
+    time: dt.datetime | None = None,
 ) -> dict[str, str]:
     """CloudEvents 1.0 binary-mode headers (plus ``Nats-Msg-Id`` = the event id)."""
     headers = {
@@ -107,7 +108,7 @@ def cloudevent_headers(
         "ce-id": event_id,
         "ce-source": SOURCE,
         "ce-type": event_type,
-        "ce-time": dt.datetime.now(dt.UTC).isoformat(),
+        "ce-time": (time or dt.datetime.now(dt.UTC)).isoformat(),
         "ce-subject": subject,
         "ce-datacontenttype": "application/json",
         "ce-correlationid": correlation_id,
@@ -138,6 +139,7 @@ class EventEmitter:
         data: EventData,
         subject: str | None = None,
         attempt: int = 1,
+        time: dt.datetime | None = None,
     ) -> None:
         """Publish event ``name`` for one document; ``attempt`` keeps retries' events apart."""
         event_id = f"{correlation_id}:{name}:{attempt}"
@@ -150,6 +152,7 @@ class EventEmitter:
             correlation_id=correlation_id,
             partner=partner,
             traceparent=traceparent,
+            time=time,
         )
         await self._js.publish(
             subjects.event(doc_type, name),
