@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx
@@ -22,6 +22,9 @@ from wharf.broker.embedded import nats_server_binary
 from wharf.pki import ensure_server_pki, issue_client
 from wharf.runtime import Runtime, run
 from wharf.settings import load_settings
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 PARTNERS = ("acme", "globex", "stranger")
 

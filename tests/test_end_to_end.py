@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import anyio
-import httpx
 import msgspec
 import pytest
 
-from tests.conftest import ClientFactory
 from tests.documents import invoice, ship_notice
 from wharf.model import ShipNotice, decode_document
 from wharf.observability.tracestore import Trace
-from wharf.runtime import Runtime
+
+if TYPE_CHECKING:
+    import httpx
+
+    from tests.conftest import ClientFactory
+    from wharf.runtime import Runtime
 
 JSON = {"Content-Type": "application/json"}
 
 
 async def wait_for_trace(
-    wharf: Runtime, correlation_id: str, until: str, *, count: int = 1, timeout: float = 10
+    wharf: Runtime, correlation_id: str, until: str, *, count: int = 1, within: float = 10
 ) -> Trace:
     """Wait (bounded) until the trace holds ``count`` events named ``until``."""
-    with anyio.fail_after(timeout):
+    with anyio.fail_after(within):
         while True:
             trace = await wharf.traces.get(correlation_id)
             if trace and sum(e.event == until for e in trace.events) >= count:

@@ -9,9 +9,8 @@ drains, and only then does the embedded server get SIGTERM.
 from __future__ import annotations
 
 import logging
-import ssl
-from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
@@ -19,7 +18,14 @@ import msgspec
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from wharf.actors import EffectsLedger, Mailbox, NatsSubjectTarget, Pipeline, Supervisor, SupplierActor
+from wharf.actors import (
+    EffectsLedger,
+    Mailbox,
+    NatsSubjectTarget,
+    Pipeline,
+    Supervisor,
+    SupplierActor,
+)
 from wharf.broker import EmbeddedNats, connect, ensure_streams, stream_configs
 from wharf.codecs import default_registry
 from wharf.gateway import (
@@ -39,6 +45,10 @@ from wharf.observability.tracestore import TraceStore
 from wharf.pki import ServerPki, ensure_server_pki
 from wharf.policies import PolicySet, load_policies
 from wharf.settings import Settings
+
+if TYPE_CHECKING:
+    import ssl
+    from collections.abc import Mapping
 
 __all__ = ("Runtime", "run")
 

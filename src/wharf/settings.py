@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
 from wharf.errors import ConfigError
 from wharf.pointers import dotted, locate
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = (
     "ActorSettings",
@@ -46,7 +48,7 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     pass
 
 
-class EmbeddedNatsSettings(_Section):
+class EmbeddedNatsSettings(_Section, frozen=True):
     """The nats-server Wharf starts itself when no NATS URL is configured."""
 
     host: str = "127.0.0.1"
@@ -59,7 +61,7 @@ class EmbeddedNatsSettings(_Section):
     """Fsync every write (``sync_interval: always``): slower, survives power loss."""
 
 
-class NatsSettings(_Section):
+class NatsSettings(_Section, frozen=True):
     """How Wharf reaches NATS."""
 
     url: str | None = None
@@ -71,7 +73,7 @@ class NatsSettings(_Section):
     """Seconds a JetStream publish may take (leader elections stall publishes for seconds)."""
 
 
-class StreamSettings(_Section):
+class StreamSettings(_Section, frozen=True):
     """JetStream streams Wharf creates or updates at start."""
 
     replicas: int = 1
@@ -88,7 +90,7 @@ class StreamSettings(_Section):
     max_consumers: int = 2000
 
 
-class PkiSettings(_Section):
+class PkiSettings(_Section, frozen=True):
     """Dev PKI: CA, server certificate and partner client certificates."""
 
     dir: str = "var/pki"
@@ -100,14 +102,14 @@ class PkiSettings(_Section):
     server_names: list[str] = msgspec.field(default_factory=lambda: ["127.0.0.1", "localhost"])
 
 
-class ListenerSettings(_Section):
+class ListenerSettings(_Section, frozen=True):
     """One HTTP listener."""
 
     host: str = "127.0.0.1"
     port: int = 0
 
 
-class GatewaySettings(_Section):
+class GatewaySettings(_Section, frozen=True):
     """The partner (mTLS) and internal (ops) HTTP listeners."""
 
     partner: ListenerSettings = msgspec.field(
@@ -126,7 +128,7 @@ class GatewaySettings(_Section):
     """False only behind a TLS-terminating proxy that forwards the certificate."""
 
 
-class ActorSettings(_Section):
+class ActorSettings(_Section, frozen=True):
     """Per-supplier actors: delivery, retry and failover."""
 
     max_deliveries: int = 5
@@ -141,19 +143,19 @@ class ActorSettings(_Section):
     """Seconds after a process stops pulling before another process takes its partners."""
 
 
-class StorageSettings(_Section):
+class StorageSettings(_Section, frozen=True):
     """Wharf's own SQLite store (traces, idempotency keys, posted effects)."""
 
     database: str = "var/wharf.db"
 
 
-class PolicySettings(_Section):
+class PolicySettings(_Section, frozen=True):
     """Where the security team's partner policy files live."""
 
     dir: str = "policies"
 
 
-class Settings(_Section):
+class Settings(_Section, frozen=True):
     """All of Wharf's settings."""
 
     nats: NatsSettings = msgspec.field(default_factory=NatsSettings)

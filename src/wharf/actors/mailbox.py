@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import nats.errors
-from nats.aio.client import Client
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
 from wharf.broker import subjects
 from wharf.errors import BrokerError
-from wharf.settings import ActorSettings
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from nats.aio.msg import Msg
+    from nats.aio.subscription import Subscription
+
+    from wharf.settings import ActorSettings
 
 __all__ = ("GROUP", "Mailbox", "consumer_name")
 

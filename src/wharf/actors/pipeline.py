@@ -17,19 +17,22 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
 from wharf.actors.posting import EffectsLedger, Posting, PostingTarget
 from wharf.broker.subjects import Header
-from wharf.codecs import CodecRegistry
 from wharf.errors import DocumentError, PermanentError, StepError, TransientError
 from wharf.model import DocType, Document, encode_document
 from wharf.observability.events import EventData, EventEmitter, cloudevent_headers
-from wharf.policies import Partner
-from wharf.settings import ActorSettings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from wharf.codecs import CodecRegistry
+    from wharf.policies import Partner
+    from wharf.settings import ActorSettings
 
 __all__ = ("Delivery", "Outcome", "Pipeline", "backoff_delay")
 

@@ -11,17 +11,20 @@ Exactly-once *effect* rests on two things, because NATS cannot prevent redeliver
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import aiosqlite
 import msgspec
 import nats.errors
-from nats.js import JetStreamContext
 from nats.js.errors import APIError, NoStreamResponseError
 
 from wharf.errors import TransientError
 from wharf.storage import open_database
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import aiosqlite
+    from nats.js import JetStreamContext
 
 __all__ = ("EffectsLedger", "NatsSubjectTarget", "Posting", "PostingTarget")
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
 
-from wharf.actors.supplier import SupplierActor
 from wharf.errors import BrokerError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from wharf.actors.supplier import SupplierActor
 
 __all__ = ("Supervisor",)
 

@@ -12,20 +12,23 @@ still working (``+WPI``) so a slow target does not cause a redelivery mid-post.
 from __future__ import annotations
 
 import logging
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 import anyio
 import anyio.abc
-from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 
-from wharf.actors.mailbox import Mailbox
 from wharf.actors.pipeline import Delivery, Outcome, Pipeline
 from wharf.broker import subjects
 from wharf.broker.subjects import Header
 from wharf.model import DocType
 from wharf.observability.events import EventData, EventEmitter
-from wharf.settings import ActorSettings
+
+if TYPE_CHECKING:
+    from nats.aio.msg import Msg
+    from nats.js import JetStreamContext
+
+    from wharf.actors.mailbox import Mailbox
+    from wharf.settings import ActorSettings
 
 __all__ = ("SupplierActor",)
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import nats
-from nats.aio.client import Client
 
 from wharf.errors import BrokerError
-from wharf.settings import NatsSettings
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+
+    from wharf.settings import NatsSettings
 
 __all__ = ("connect",)
 

@@ -17,13 +17,16 @@ import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
 from anyio.streams.text import TextReceiveStream
 
 from wharf.errors import BrokerError
-from wharf.settings import EmbeddedNatsSettings
+
+if TYPE_CHECKING:
+    from wharf.settings import EmbeddedNatsSettings
 
 __all__ = ("EmbeddedNats", "nats_server_binary")
 
@@ -68,7 +71,7 @@ class EmbeddedNats:
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[str] = anyio.TASK_STATUS_IGNORED) -> None:
         """Start the server, report its URL through ``task_status`` and keep it alive."""
-        store = Path(self._settings.store_dir).resolve()
+        store = Path(self._settings.store_dir).resolve()  # noqa: ASYNC240  (once, at start)
         store.mkdir(parents=True, exist_ok=True)
         port = self._settings.port
         restarts = 0

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import APIError, NotFoundError
 
 from wharf.broker import subjects
 from wharf.errors import BrokerError
-from wharf.settings import StreamSettings
+
+if TYPE_CHECKING:
+    from nats.js import JetStreamContext
+
+    from wharf.settings import StreamSettings
 
 __all__ = ("ensure_streams", "stream_configs")
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import msgspec
 
 from wharf.errors import DocumentError, MalformedDocument
 from wharf.model import DocType, Document, decode_document
 from wharf.pointers import locate
-from wharf.policies.model import Format
+
+if TYPE_CHECKING:
+    from wharf.policies.model import Format
 
 __all__ = ("CanonicalJsonCodec",)
 

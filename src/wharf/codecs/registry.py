@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from wharf.errors import UnsupportedMediaType
-from wharf.model import DocType, Document
-from wharf.policies.model import Format
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from wharf.model import DocType, Document
+    from wharf.policies.model import Format
 
 __all__ = ("MEDIA_TYPES", "Codec", "CodecRegistry", "default_registry")
 
@@ -55,7 +58,7 @@ class CodecRegistry:
         return fmt in self._codecs
 
     def get(self, fmt: str) -> Codec:
-        codec = self._codecs.get(fmt)  # type: ignore[call-overload]  # any str may be asked
+        codec: Codec | None = self._codecs.get(fmt)  # type: ignore[call-overload]
         if codec is None:
             raise UnsupportedMediaType(f"format {fmt!r} is not supported yet")
         return codec

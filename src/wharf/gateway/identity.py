@@ -9,15 +9,20 @@ peer is ignored: a partner cannot claim another partner's certificate by sending
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from cryptography import x509
-from starlette.types import Scope
 
 from wharf.errors import AuthError
 from wharf.pki import CertificateInfo, describe
-from wharf.policies import Partner, PolicySet
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from starlette.types import Scope
+
+    from wharf.policies import Partner, PolicySet
 
 __all__ = ("Authenticator", "certificate_from_pem")
 

@@ -15,10 +15,10 @@ import logging
 import re
 import secrets
 import uuid
+from typing import TYPE_CHECKING
 
 import aiosqlite
 import nats.errors
-from nats.js import JetStreamContext
 from nats.js.errors import APIError, NoStreamResponseError
 
 from wharf.broker import subjects
@@ -27,7 +27,11 @@ from wharf.errors import IdempotencyConflict, PayloadTooLarge, WharfError
 from wharf.gateway.receipts import Receipt, ReceiptStore
 from wharf.model import Document, doc_type_of
 from wharf.observability.events import EventData, EventEmitter
-from wharf.policies import Partner
+
+if TYPE_CHECKING:
+    from nats.js import JetStreamContext
+
+    from wharf.policies import Partner
 
 __all__ = ("Intake", "Unavailable", "child_traceparent")
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
 
 import msgspec
 from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from wharf.gateway.problems import EXCEPTION_HANDLERS, problem
-from wharf.observability.tracestore import TraceStore
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from wharf.observability.tracestore import TraceStore
 
 __all__ = ("InternalApi", "create_internal_app")
 
@@ -52,4 +56,4 @@ def create_internal_app(api: InternalApi) -> Starlette:
         Route("/readyz", api.readyz, methods=["GET"]),
         Route("/internal/v1/traces/{correlation_id}", api.trace, methods=["GET"]),
     ]
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)  # type: ignore[arg-type]
+    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)

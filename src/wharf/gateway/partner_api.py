@@ -6,25 +6,29 @@ hand to :class:`Intake` → answer 202. Every refusal is problem+json.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 import msgspec
 from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from wharf.codecs import CodecRegistry
 from wharf.errors import AuthError, DocumentError, PayloadTooLarge
-from wharf.gateway.identity import Authenticator
 from wharf.gateway.intake import Intake, Unavailable
 from wharf.gateway.problems import EXCEPTION_HANDLERS, problem
-from wharf.gateway.receipts import ReceiptStore
 from wharf.model import DocType, doc_type_of
 from wharf.model.schema import json_schema
-from wharf.observability.tracestore import TraceStore
-from wharf.policies import Partner
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from starlette.requests import Request
+
+    from wharf.codecs import CodecRegistry
+    from wharf.gateway.identity import Authenticator
+    from wharf.gateway.receipts import ReceiptStore
+    from wharf.observability.tracestore import TraceStore
+    from wharf.policies import Partner
 
 __all__ = ("ALIASES", "PartnerApi", "create_partner_app")
 
@@ -162,4 +166,4 @@ def create_partner_app(api: PartnerApi) -> Starlette:
         Route("/v1/traces/{correlation_id}", api.trace, methods=["GET"], name="partner_trace"),
         Route("/v1/schemas/{doc_type}", api.schema, methods=["GET"]),
     ]
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)  # type: ignore[arg-type]
+    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)

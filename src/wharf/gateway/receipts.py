@@ -8,12 +8,16 @@ correlation id one of yours?" before the trace projection has seen the document.
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-import aiosqlite
 import msgspec
 
 from wharf.storage import open_database
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import aiosqlite
 
 __all__ = ("Receipt", "ReceiptStore")
 

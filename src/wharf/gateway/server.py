@@ -9,18 +9,22 @@ Wharf's to handle (the runtime owns SIGINT/SIGTERM), not uvicorn's.
 from __future__ import annotations
 
 import contextlib
-import ssl
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
 import uvicorn
-from starlette.types import ASGIApp
 
 from wharf.errors import WharfError
 from wharf.gateway.tls import TLSHttpToolsProtocol
-from wharf.settings import ListenerSettings
+
+if TYPE_CHECKING:
+    import ssl
+    from collections.abc import Iterator
+
+    from starlette.types import ASGIApp
+
+    from wharf.settings import ListenerSettings
 
 __all__ = ("serve",)
 

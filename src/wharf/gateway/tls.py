@@ -10,11 +10,14 @@ the extension, only this module changes.
 from __future__ import annotations
 
 import ssl
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 __all__ = ("TLSHttpToolsProtocol", "server_context")
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 # msgspec resolves Struct annotations at runtime, so date, datetime and Decimal must be real
 # imports; ruff only knows that direct msgspec.Struct subclasses are runtime-evaluated.
-from datetime import date, datetime  # noqa: TC003
-from decimal import Decimal  # noqa: TC003
+from datetime import date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias, get_args
 
 import msgspec

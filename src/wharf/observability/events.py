@@ -13,13 +13,15 @@ a step does not duplicate that step's event.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
-from nats.js import JetStreamContext
 
 from wharf.broker import subjects
 from wharf.broker.subjects import Header
+
+if TYPE_CHECKING:
+    from nats.js import JetStreamContext
 
 __all__ = (
     "EVENT_NAMES",

@@ -9,18 +9,22 @@ inactivity), it is simply created again from the current position.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
 import msgspec
 import nats.errors
-from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from wharf.broker import subjects
 from wharf.observability.events import Event, decode_event
-from wharf.observability.tracestore import TraceStore
+
+if TYPE_CHECKING:
+    from nats.js import JetStreamContext
+
+    from wharf.observability.tracestore import TraceStore
 
 __all__ = ("TraceProjection",)
 

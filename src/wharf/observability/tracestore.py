@@ -8,15 +8,19 @@ nothing is skipped and nothing is stored twice.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-import aiosqlite
 import anyio
 import msgspec
 
 from wharf.observability.events import Event, EventData
 from wharf.storage import open_database
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    import aiosqlite
 
 __all__ = ("Trace", "TraceEntry", "TraceStore")
 

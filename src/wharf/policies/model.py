@@ -9,13 +9,15 @@ not accepted from that partner.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import msgspec
 from cryptography import x509
 
 from wharf.model import DocType
-from wharf.pki import CertificateInfo
+
+if TYPE_CHECKING:
+    from wharf.pki import CertificateInfo
 
 __all__ = ("CertificateRule", "Format", "Partner", "PartnerId", "PolicySet", "Subject")
 
@@ -36,7 +38,7 @@ class _Policy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
     pass
 
 
-class CertificateRule(_Policy):
+class CertificateRule(_Policy, frozen=True):
     """One accepted client certificate: by fingerprint, by subject, or both (both must match)."""
 
     fingerprint: Fingerprint | None = None
@@ -63,7 +65,7 @@ class CertificateRule(_Policy):
         return True
 
 
-class Partner(_Policy):
+class Partner(_Policy, frozen=True):
     """One supplier (trading partner) as the security team declared it."""
 
     id: PartnerId
