@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import anyio
-import msgspec
 import pytest
 
 from tests.documents import invoice, ship_notice
 from wharf.model import ShipNotice, decode_document
-from wharf.observability.tracestore import Trace
 
 if TYPE_CHECKING:
     import httpx
 
     from tests.conftest import ClientFactory
+    from wharf.observability.tracestore import Trace
     from wharf.runtime import Runtime
 
 JSON = {"Content-Type": "application/json"}
@@ -246,7 +245,3 @@ async def test_partner_cannot_read_another_partners_trace(
     assert theirs.status_code == unknown.status_code == 404
     assert theirs.json() == unknown.json()
     assert (await acme.get(f"/v1/traces/{correlation_id}")).json()["status"] == "posted"
-
-
-def _decode_trace(data: bytes) -> Trace:
-    return msgspec.json.decode(data, type=Trace)

@@ -36,6 +36,9 @@ CREATE INDEX IF NOT EXISTS receipts_by_correlation ON receipts (correlation_id);
 """
 
 
+_COLUMNS = "partner, idempotency_key, body_sha256, correlation_id, doc_type, document_id"
+
+
 class Receipt(msgspec.Struct, frozen=True):
     """The gateway's answer to one accepted document."""
 
@@ -62,8 +65,7 @@ class ReceiptStore:
 
     async def get(self, partner: str, idempotency_key: str) -> Receipt | None:
         async with self._conn.execute(
-            "SELECT partner, idempotency_key, body_sha256, correlation_id, doc_type, document_id "
-            "FROM receipts WHERE partner = ? AND idempotency_key = ?",
+            f"SELECT {_COLUMNS} FROM receipts WHERE partner = ? AND idempotency_key = ?",
             (partner, idempotency_key),
         ) as cursor:
             row = await cursor.fetchone()
@@ -71,8 +73,7 @@ class ReceiptStore:
 
     async def by_correlation(self, correlation_id: str) -> Receipt | None:
         async with self._conn.execute(
-            "SELECT partner, idempotency_key, body_sha256, correlation_id, doc_type, document_id "
-            "FROM receipts WHERE correlation_id = ?",
+            f"SELECT {_COLUMNS} FROM receipts WHERE correlation_id = ?",
             (correlation_id,),
         ) as cursor:
             row = await cursor.fetchone()
@@ -81,9 +82,7 @@ class ReceiptStore:
     async def put(self, receipt: Receipt) -> Receipt:
         """Store ``receipt`` unless one exists for its key; return the stored one."""
         await self._conn.execute(
-            "INSERT OR IGNORE INTO receipts "
-            "(partner, idempotency_key, body_sha256, correlation_id, doc_type, document_id) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT OR IGNORE INTO receipts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
             (receipt.partner, receipt.idempotency_key, receipt.body_sha256,
              receipt.correlation_id, receipt.doc_type, receipt.document_id),
         )
