@@ -85,17 +85,35 @@ class AuthError(WharfError):
 class DocumentError(WharfError):
     """Raised when a partner's document is unacceptable.
 
-    ``pointer`` is a JSON pointer (or segment position for EDI) to the bad place,
-    ``status`` the HTTP status the gateway answers with.
+    ``pointer`` locates the bad place in the format's own terms: a JSON pointer for JSON
+    (``/lines/0/quantity``), an XPath for XML (``/cXML/Request/OrderRequest/ItemOut[2]/@quantity``),
+    ``/rows/<n>/<column>`` for CSV (rows counted from 1, the header being row 0) and
+    ``/segments/<n>/<element>`` for EDI (segment number counted from 1 within the transaction
+    set or message, element position from 1). For EDI, ``segment``, ``segment_id``, ``element``
+    and ``code`` (the X12 AK304/AK403 or EDIFACT 0085 error code) feed the 997/CONTRL.
+    ``status`` is the HTTP status the gateway answers with.
     """
 
     status = 422
     title = "Unprocessable document"
 
-    def __init__(self, detail: str, *, pointer: str | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        pointer: str | None = None,
+        segment: int | None = None,
+        segment_id: str | None = None,
+        element: int | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.pointer = pointer
+        self.segment = segment
+        self.segment_id = segment_id
+        self.element = element
+        self.code = code
 
 
 class MalformedDocument(DocumentError):

@@ -95,7 +95,7 @@ class Pipeline:
             partner = self._partners().get(d.partner)
             if partner is None:
                 raise PermanentError(f"partner {d.partner!r} is not in the policy", step=step)
-            documents = self._codecs.get(d.format).decode(d.body, doc_type=d.doc_type)
+            documents = self._transform(d)
             await self._emit(d, "transformed", EventData(step=step, attempt=d.attempt))
             step = "validate"
             for document in documents:
@@ -112,6 +112,12 @@ class Pipeline:
             log.exception("unexpected error in step %s for %s", step, d.correlation_id)
             return await self._fail(d, step, exc, permanent=False)
         return Outcome(action="ack")
+
+    def _transform(self, d: Delivery) -> list[Document]:
+        decoded = self._codecs.get(d.format).decode(d.body, doc_type=d.doc_type)
+        if decoded.errors:
+            raise decoded.errors[0]
+        return decoded.documents
 
     def _validate(self, partner: Partner, d: Delivery, document: Document) -> None:
         claimed = document.supplier.id

@@ -6,7 +6,18 @@ formats to codecs and recognises a body's format from its Content-Type (or by sn
 
 from __future__ import annotations
 
+from wharf.codecs.base import Codec, Decoded, Envelope, Part, Reply, Writer
 from wharf.codecs.canonical_json import CanonicalJsonCodec
-from wharf.codecs.registry import Codec, CodecRegistry, default_registry
+from wharf.codecs.registry import CodecRegistry, default_registry
 
-__all__ = ("CanonicalJsonCodec", "Codec", "CodecRegistry", "default_registry")
+__all__ = (
+    "CanonicalJsonCodec",
+    "Codec",
+    "CodecRegistry",
+    "Decoded",
+    "Envelope",
+    "Part",
+    "Reply",
+    "Writer",
+    "default_registry",
+)

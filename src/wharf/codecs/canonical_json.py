@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from wharf.codecs.base import Decoded, Part
 from wharf.errors import DocumentError, MalformedDocument
-from wharf.model import DocType, Document, decode_document
+from wharf.model import DocType, decode_document
 from wharf.pointers import locate
 
 if TYPE_CHECKING:
@@ -23,9 +24,9 @@ class CanonicalJsonCodec:
     def format(self) -> Format:
         return "json"
 
-    def decode(self, body: bytes, *, doc_type: DocType | None = None) -> list[Document]:
+    def decode(self, body: bytes, *, doc_type: DocType | None = None) -> Decoded:
         try:
-            return [decode_document(body, doc_type=doc_type)]
+            return Decoded([Part("document", document=decode_document(body, doc_type=doc_type))])
         except msgspec.ValidationError as exc:
             where = locate(exc)
             raise DocumentError(where.message, pointer=where.pointer) from exc

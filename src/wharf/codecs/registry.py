@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from wharf.errors import UnsupportedMediaType
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from wharf.model import DocType, Document
+    from wharf.codecs.base import Codec
     from wharf.policies.model import Format
 
-__all__ = ("MEDIA_TYPES", "Codec", "CodecRegistry", "default_registry")
+__all__ = ("MEDIA_TYPES", "CodecRegistry", "default_registry")
 
 MEDIA_TYPES: Mapping[str, Format | None] = {
     "application/json": "json",
@@ -22,15 +22,6 @@ MEDIA_TYPES: Mapping[str, Format | None] = {
     "text/xml": None,
     "text/csv": "csv",
 }
-
-
-class Codec(Protocol):
-    """Turns a supplier's bytes into canonical documents (and raises DocumentError if it can't)."""
-
-    @property
-    def format(self) -> Format: ...
-
-    def decode(self, body: bytes, *, doc_type: DocType | None = None) -> list[Document]: ...
 
 
 def _sniff(body: bytes) -> Format | None:

@@ -94,7 +94,10 @@ class PartnerApi:
             fmt = self._codecs.detect(content_type, body)
             if fmt not in partner.formats:
                 raise AuthError(f"partner {partner.id} may not send {fmt} documents")
-            documents = self._codecs.get(fmt).decode(body, doc_type=doc_type)
+            decoded = self._codecs.get(fmt).decode(body, doc_type=doc_type)
+            if decoded.errors:
+                raise decoded.errors[0]
+            documents = decoded.documents
             if len(documents) != 1:
                 raise DocumentError("send one document per request", pointer="")
             document = documents[0]
