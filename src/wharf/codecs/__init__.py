@@ -6,7 +6,7 @@ formats to codecs and recognises a body's format from its Content-Type (or by sn
 
 from __future__ import annotations
 
-from wharf.codecs.base import Codec, Decoded, Envelope, Part, Reply, Writer
+from wharf.codecs.base import Codec, Decoded, Envelope, FunctionalAck, Part, Reply, Writer
 from wharf.codecs.canonical_json import CanonicalJsonCodec
 from wharf.codecs.registry import CodecRegistry, default_registry
 
@@ -16,6 +16,7 @@ __all__ = (
     "CodecRegistry",
     "Decoded",
     "Envelope",
+    "FunctionalAck",
     "Part",
     "Reply",
     "Writer",

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from wharf.model import DocType, Document
     from wharf.policies.model import Format
 
-__all__ = ("Codec", "Decoded", "Envelope", "Part", "Reply", "Writer")
+__all__ = ("Codec", "Decoded", "Envelope", "FunctionalAck", "Part", "Reply", "Writer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +55,29 @@ class Reply:
 
 
 @dataclass(frozen=True, slots=True)
+class FunctionalAck:
+    """A partner's acknowledgment of something Wharf sent (an inbound 997, CONTRL or Response).
+
+    Not a business document: it closes the loop on an outbound interchange (PO out), so it is
+    returned beside the parts rather than as one.
+    """
+
+    format: str
+    acknowledged_control: str
+    """The interchange (UNB/ISA13) or group (GS06) control number being acknowledged."""
+    accepted: bool
+    transactions: dict[str, str] = field(default_factory=dict)
+    """Transaction/message control number -> status code as sent (X12 AK501, CONTRL UCM03)."""
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
 class Decoded:
     """Everything a codec made of one body."""
 
     parts: list[Part]
     reply: Reply | None = None
+    acks: list[FunctionalAck] = field(default_factory=list)
 
     @property
     def documents(self) -> list[Document]:
