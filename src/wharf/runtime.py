@@ -45,6 +45,7 @@ from wharf.observability.tracestore import TraceStore
 from wharf.pki import ServerPki, ensure_server_pki
 from wharf.policies import PolicySet, load_policies
 from wharf.settings import Settings
+from wharf.storage import Database
 
 if TYPE_CHECKING:
     import ssl
@@ -101,12 +102,13 @@ async def run(
             url = settings.nats.url
         nc = await connect(url, settings.nats)
         js = nc.jetstream(timeout=settings.nats.publish_timeout)
-        traces = receipts = ledger = None
+        db = None
         try:
             await ensure_streams(js, settings.streams)
-            traces = await TraceStore.open(settings.storage.database)
-            receipts = await ReceiptStore.open(settings.storage.database)
-            ledger = await EffectsLedger.open(settings.storage.database)
+            db = await Database.open(settings.storage.database)
+            traces = await TraceStore.open(db)
+            receipts = await ReceiptStore.open(db)
+            ledger = await EffectsLedger.open(db)
             stop = anyio.Event()
             async with anyio.create_task_group() as tg:
                 runtime = await _start(tg, settings, pki, policies, tls, url, nc, js,
@@ -116,9 +118,8 @@ async def run(
                 tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
-                for store in (traces, receipts, ledger):
-                    if store is not None:
-                        await store.aclose()
+                if db is not None:
+                    await db.aclose()
                 with anyio.move_on_after(5):
                     await nc.close()
             outer.cancel_scope.cancel()

@@ -18,13 +18,11 @@ import nats.errors
 from nats.js.errors import APIError, NoStreamResponseError
 
 from wharf.errors import TransientError
-from wharf.storage import open_database
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    import aiosqlite
     from nats.js import JetStreamContext
+
+    from wharf.storage import Database
 
 __all__ = ("EffectsLedger", "NatsSubjectTarget", "Posting", "PostingTarget")
 
@@ -89,34 +87,31 @@ CREATE TABLE IF NOT EXISTS posted_effects (
 
 
 class EffectsLedger:
-    """Which (document, target) postings were confirmed (SQLite, one connection of its own)."""
+    """Which (document, target) postings were confirmed."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     @classmethod
-    async def open(cls, path: str | Path) -> EffectsLedger:
-        return cls(await open_database(path, SCHEMA))
-
-    async def aclose(self) -> None:
-        await self._conn.close()
+    async def open(cls, db: Database) -> EffectsLedger:
+        await db.migrate(SCHEMA)
+        return cls(db)
 
     async def done(self, document: str, target: str) -> bool:
-        async with self._conn.execute(
+        row = await self._db.fetchone(
             "SELECT 1 FROM posted_effects WHERE document = ? AND target = ?", (document, target)
-        ) as cursor:
-            return await cursor.fetchone() is not None
+        )
+        return row is not None
 
     async def record(self, document: str, target: str, idempotency_key: str) -> None:
-        await self._conn.execute(
+        await self._db.execute(
             "INSERT OR IGNORE INTO posted_effects (document, target, idempotency_key) "
             "VALUES (?, ?, ?)",
             (document, target, idempotency_key),
         )
 
     async def count(self, document: str) -> int:
-        async with self._conn.execute(
+        row = await self._db.fetchone(
             "SELECT count(*) FROM posted_effects WHERE document = ?", (document,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return int(row[0]) if row else 0

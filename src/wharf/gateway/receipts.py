@@ -12,12 +12,8 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from wharf.storage import open_database
-
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    import aiosqlite
+    from wharf.storage import Database
 
 __all__ = ("Receipt", "ReceiptStore")
 
@@ -51,37 +47,32 @@ class Receipt(msgspec.Struct, frozen=True):
 
 
 class ReceiptStore:
-    """SQLite-backed receipts (one connection of its own)."""
+    """SQLite-backed receipts."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     @classmethod
-    async def open(cls, path: str | Path) -> ReceiptStore:
-        return cls(await open_database(path, SCHEMA))
-
-    async def aclose(self) -> None:
-        await self._conn.close()
+    async def open(cls, db: Database) -> ReceiptStore:
+        await db.migrate(SCHEMA)
+        return cls(db)
 
     async def get(self, partner: str, idempotency_key: str) -> Receipt | None:
-        async with self._conn.execute(
+        row = await self._db.fetchone(
             f"SELECT {_COLUMNS} FROM receipts WHERE partner = ? AND idempotency_key = ?",
             (partner, idempotency_key),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return None if row is None else Receipt(*row)
 
     async def by_correlation(self, correlation_id: str) -> Receipt | None:
-        async with self._conn.execute(
-            f"SELECT {_COLUMNS} FROM receipts WHERE correlation_id = ?",
-            (correlation_id,),
-        ) as cursor:
-            row = await cursor.fetchone()
+        row = await self._db.fetchone(
+            f"SELECT {_COLUMNS} FROM receipts WHERE correlation_id = ?", (correlation_id,)
+        )
         return None if row is None else Receipt(*row)
 
     async def put(self, receipt: Receipt) -> Receipt:
         """Store ``receipt`` unless one exists for its key; return the stored one."""
-        await self._conn.execute(
+        await self._db.execute(
             f"INSERT OR IGNORE INTO receipts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
             (receipt.partner, receipt.idempotency_key, receipt.body_sha256,
              receipt.correlation_id, receipt.doc_type, receipt.document_id),

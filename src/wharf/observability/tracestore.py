@@ -14,13 +14,11 @@ import anyio
 import msgspec
 
 from wharf.observability.events import Event, EventData
-from wharf.storage import open_database
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from pathlib import Path
 
-    import aiosqlite
+    from wharf.storage import Database
 
 __all__ = ("Trace", "TraceEntry", "TraceStore")
 
@@ -87,25 +85,22 @@ class Trace(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TraceStore:
-    """Reads and writes the projected events (one SQLite connection of its own)."""
+    """Reads and writes the projected events."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Database) -> None:
+        self._db = db
         self._changed = anyio.Event()
 
     @classmethod
-    async def open(cls, path: str | Path) -> TraceStore:
-        return cls(await open_database(path, SCHEMA))
-
-    async def aclose(self) -> None:
-        await self._conn.close()
+    async def open(cls, db: Database) -> TraceStore:
+        await db.migrate(SCHEMA)
+        return cls(db)
 
     async def position(self) -> int:
         """Stream sequence of the last event applied (0 before the first)."""
-        async with self._conn.execute(
+        row = await self._db.fetchone(
             "SELECT seq FROM projection_offsets WHERE name = ?", (_PROJECTION,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return int(row[0]) if row else 0
 
     async def apply(self, batch: Sequence[tuple[int, Event]]) -> None:
@@ -119,20 +114,15 @@ class TraceStore:
             )
             for seq, e in batch
         ]
-        await self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            await self._conn.executemany(
+        async with self._db.transaction() as conn:
+            await conn.executemany(
                 "INSERT OR IGNORE INTO trace_events VALUES (?,?,?,?,?,?,?,?,?,?)", rows
             )
-            await self._conn.execute(
+            await conn.execute(
                 "INSERT INTO projection_offsets (name, seq) VALUES (?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET seq = max(seq, excluded.seq)",
                 (_PROJECTION, batch[-1][0]),
             )
-            await self._conn.execute("COMMIT")
-        except BaseException:
-            await self._conn.execute("ROLLBACK")
-            raise
         self._changed.set()
         self._changed = anyio.Event()
 
@@ -142,12 +132,11 @@ class TraceStore:
 
     async def get(self, correlation_id: str) -> Trace | None:
         """The timeline of one document, or None if no event of it was projected yet."""
-        async with self._conn.execute(
+        rows = await self._db.fetchall(
             "SELECT partner, doc_type, name, time, subject, traceparent, data "
             "FROM trace_events WHERE correlation_id = ? ORDER BY time, seq",
             (correlation_id,),
-        ) as cursor:
-            rows = list(await cursor.fetchall())
+        )
         if not rows:
             return None
         entries: list[TraceEntry] = []
