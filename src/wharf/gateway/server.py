@@ -1,8 +1,9 @@
 """Running a uvicorn server inside Wharf's task group, with readiness and clean shutdown.
 
 uvicorn has no readiness signal and does not stop cleanly when cancelled, so
-:func:`serve` reports the bound port through ``task_status`` once the socket listens, and on
-cancellation asks uvicorn to exit (``should_exit``) and waits for it, shielded. Signals are
+:func:`serve` reports the bound port through ``task_status`` once the socket listens, runs
+uvicorn shielded from cancellation, and on cancellation asks it to exit (``should_exit``, then
+``force_exit`` after the graceful timeout) and waits for it. Signals are
 Wharf's to handle (the runtime owns SIGINT/SIGTERM), not uvicorn's.
 """
 
@@ -72,8 +73,11 @@ async def serve(
     done = anyio.Event()
 
     async def _serve() -> None:
+        # Shielded: a cancelled uvicorn skips its shutdown and leaks its sockets. Stopping is
+        # asked for with should_exit below and bounded by timeout_graceful_shutdown.
         try:
-            await server.serve()
+            with anyio.CancelScope(shield=True):
+                await server.serve()
         except SystemExit as exc:  # uvicorn exits the process when it cannot bind
             raise WharfError(
                 f"{name} listener cannot start on {listener.host}:{listener.port}"
@@ -93,7 +97,10 @@ async def serve(
             await done.wait()
         finally:
             server.should_exit = True
-            with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+            with anyio.CancelScope(shield=True):
+                with anyio.move_on_after(config.timeout_graceful_shutdown or 5):
+                    await done.wait()
+                server.force_exit = True
                 await done.wait()
 
 
