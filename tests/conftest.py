@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import ssl
@@ -153,13 +154,22 @@ def policies_dir(tmp_path: Path, pki: Pki) -> Path:
     return directory
 
 
+WharfFactory = Callable[..., contextlib.AbstractAsyncContextManager[Runtime]]
+
+
 @pytest.fixture
-async def wharf(
+def make_wharf(
     clean_jetstream: str, pki: Pki, policies_dir: Path, tmp_path: Path
-) -> AsyncIterator[Runtime]:
-    """A whole Wharf (gateway, actors, projection) against the session's nats-server."""
-    settings = load_settings(
-        environ={
+) -> WharfFactory:
+    """Start a whole Wharf (gateway, actors, projection) against the session's nats-server.
+
+    Keyword arguments override settings as ``WHARF_*`` environment keys
+    (``gateway__trusted_proxies='["127.0.0.1"]'``).
+    """
+
+    @contextlib.asynccontextmanager
+    async def start(**overrides: str) -> AsyncIterator[Runtime]:
+        environ = {
             "WHARF_NATS__URL": clean_jetstream,
             "WHARF_GATEWAY__PARTNER__PORT": "0",
             "WHARF_GATEWAY__INTERNAL__PORT": "0",
@@ -171,11 +181,22 @@ async def wharf(
             "WHARF_ACTORS__PULL_EXPIRES": "1",
             "WHARF_ACTORS__PRIORITY_TIMEOUT": "2",
         }
-    )
-    async with anyio.create_task_group() as tg:
-        runtime: Runtime = await tg.start(run, settings)
+        environ.update({f"WHARF_{k.upper()}": v for k, v in overrides.items()})
+        async with anyio.create_task_group() as tg:
+            runtime: Runtime = await tg.start(run, load_settings(environ=environ))
+            try:
+                yield runtime
+            finally:
+                runtime.stop.set()
+
+    return start
+
+
+@pytest.fixture
+async def wharf(make_wharf: WharfFactory) -> AsyncIterator[Runtime]:
+    """A Wharf on the default test settings."""
+    async with make_wharf() as runtime:
         yield runtime
-        runtime.stop.set()
 
 
 ClientFactory = Callable[[str | None], httpx.AsyncClient]

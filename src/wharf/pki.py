@@ -30,6 +30,7 @@ __all__ = (
     "fingerprint",
     "init_ca",
     "issue_client",
+    "load_certificates",
 )
 
 PARTNER_URI_PREFIX = "urn:wharf:partner:"
@@ -114,6 +115,15 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+
+
+def load_certificates(path: Path) -> list[x509.Certificate]:
+    """Every certificate in a PEM bundle (a CA file may hold several, e.g. during a CA rollover)."""
+    try:
+        certs = x509.load_pem_x509_certificates(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise PkiError(f"cannot read certificates from {path}: {exc}") from exc
+    return certs
 
 
 def _load_ca(directory: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:

@@ -42,7 +42,7 @@ from wharf.gateway import (
 from wharf.observability.events import EventEmitter
 from wharf.observability.projection import TraceProjection
 from wharf.observability.tracestore import TraceStore
-from wharf.pki import ServerPki, ensure_server_pki
+from wharf.pki import ServerPki, ensure_server_pki, load_certificates
 from wharf.policies import PolicySet, load_policies
 from wharf.settings import Settings
 from wharf.storage import Database
@@ -188,6 +188,7 @@ async def _start(
             lambda: policies,
             trusted_proxies=settings.gateway.trusted_proxies,
             client_cert_header=settings.gateway.client_cert_header,
+            trust_anchors=load_certificates(pki.ca_cert),
         ),
         intake=Intake(js, receipts, events, max_payload=nc.max_payload,
                       timeout=settings.nats.publish_timeout),
