@@ -68,6 +68,8 @@ class EmbeddedNats:
     def __init__(self, settings: EmbeddedNatsSettings) -> None:
         self._settings = settings
         self.url: str | None = None
+        self.pid: int | None = None
+        """The running server's process id (for operators' tools and tests)."""
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[str] = anyio.TASK_STATUS_IGNORED) -> None:
         """Start the server, report its URL through ``task_status`` and keep it alive."""
@@ -85,6 +87,7 @@ class EmbeddedNats:
                 stderr=subprocess.PIPE,
                 start_new_session=True,  # our signals, not the terminal's, stop it
             )
+            self.pid = process.pid
             try:
                 async with anyio.create_task_group() as tg:
                     url = await tg.start(self._watch_log, process)
