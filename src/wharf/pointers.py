@@ -15,7 +15,9 @@ import msgspec
 
 __all__ = ("Located", "dotted", "locate")
 
-_AT = re.compile(r"^(?P<message>.*?)(?: - at `(?P<path>\$[^`]*)`)?$", re.DOTALL)
+_AT = re.compile(
+    r"^(?P<message>.*?)(?: - at (?P<key>`key` in )?`(?P<path>\$[^`]*)`)?$", re.DOTALL
+)
 _FIELD = re.compile(r"(?:missing required|contains unknown) field `(?P<name>[^`]+)`")
 _TOKEN = re.compile(r"\.(?P<attr>[A-Za-z_][A-Za-z0-9_-]*)|\[(?P<index>\d+|\.\.\.)\]")
 
@@ -37,6 +39,8 @@ def locate(error: msgspec.ValidationError | msgspec.DecodeError) -> Located:
     match = _AT.match(text)
     assert match is not None  # the pattern matches any string
     message, path = match["message"], match["path"] or "$"
+    if match["key"]:
+        message = f"{message} (a key)"
     tokens: list[str] = []
     for part in _TOKEN.finditer(path[1:]):
         if part["attr"] is not None:

@@ -8,6 +8,7 @@ not accepted from that partner.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -28,6 +29,8 @@ Subject = Annotated[
     str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", max_length=255)
 ]
 """A concrete NATS subject (no wildcards) that a document type is posted to."""
+
+_SUBJECT = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\Z")
 
 Fingerprint = Annotated[str, msgspec.Meta(pattern=r"^sha256:[0-9a-f]{64}$")]
 
@@ -72,11 +75,22 @@ class Partner(_Policy, frozen=True):
     name: str
     certificates: Annotated[list[CertificateRule], msgspec.Meta(min_length=1)]
     formats: list[Format] = msgspec.field(default_factory=lambda: ["json"])
-    routes: dict[DocType, list[Subject]] = msgspec.field(default_factory=dict)
+    routes: dict[DocType, list[str]] = msgspec.field(default_factory=dict)
+    """Document type -> the NATS subjects it is posted to (concrete subjects, no wildcards)."""
     max_body_bytes: int | None = None
     """Overrides the gateway's default body limit for this partner."""
     suspended: bool = False
     """True refuses every request from this partner at once."""
+
+    def __post_init__(self) -> None:
+        # Checked here rather than by the type: msgspec cannot name the dict key that failed.
+        for doc_type, subjects in self.routes.items():
+            for index, subject in enumerate(subjects):
+                if not _SUBJECT.match(subject) or len(subject) > 255:
+                    raise ValueError(
+                        f"routes.{doc_type}[{index}]: {subject!r} is not a concrete NATS subject "
+                        "(tokens of letters, digits, '-' and '_' separated by dots; no wildcards)"
+                    )
 
 
 class PolicySet(msgspec.Struct, frozen=True):
