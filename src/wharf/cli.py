@@ -68,11 +68,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pki_dir(args: argparse.Namespace) -> tuple[Settings, Path]:
+    settings = _settings(args)
+    return settings, Path(args.dir or settings.pki.dir)
+
+
 def cmd_certs_init(args: argparse.Namespace) -> int:
     from wharf.pki import ensure_server_pki
 
-    settings = _settings(args)
-    directory = Path(args.dir or settings.pki.dir)
+    settings, directory = _pki_dir(args)
     pki = ensure_server_pki(directory, settings.pki.server_names)
     _say(f"CA certificate:     {pki.ca_cert}" + ("  (created)" if str(pki.ca_cert) in pki.created else "  (exists)"))
     _say(f"server certificate: {pki.server_cert}  ({', '.join(settings.pki.server_names)})")
@@ -81,8 +85,7 @@ def cmd_certs_init(args: argparse.Namespace) -> int:
 
 
 def cmd_certs_issue(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    directory = Path(args.dir or settings.pki.dir)
+    _, directory = _pki_dir(args)
     init_ca(directory)
     issued = issue_client(directory, args.partner, days=args.days,
                           out_dir=Path(args.out) if args.out else None)

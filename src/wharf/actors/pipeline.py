@@ -25,7 +25,7 @@ from wharf.actors.posting import EffectsLedger, Posting, PostingTarget
 from wharf.broker.subjects import Header
 from wharf.errors import DocumentError, PermanentError, StepError, TransientError
 from wharf.model import DocType, Document, encode_document
-from wharf.observability.events import EventData, EventEmitter, cloudevent_headers
+from wharf.observability.events import EventData, EventEmitter, EventName, cloudevent_headers
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from wharf.policies import Partner
     from wharf.settings import ActorSettings
 
-__all__ = ("Delivery", "Outcome", "Pipeline", "backoff_delay")
+__all__ = ("Delivery", "Outcome", "Pipeline", "backoff_delay", "emit_for")
 
 log = logging.getLogger(__name__)
 
@@ -175,13 +175,18 @@ class Pipeline:
         )
         return Outcome(action="retry", delay=delay, step=step, reason=reason)
 
-    async def _emit(self, d: Delivery, name: Literal["transformed", "validated", "posted", "failed", "retried"], data: EventData) -> None:
-        await self._events.emit(
-            name,
-            doc_type=d.doc_type,
-            correlation_id=d.correlation_id,
-            partner=d.partner,
-            traceparent=d.traceparent,
-            data=data,
-            attempt=d.attempt,
-        )
+    async def _emit(self, d: Delivery, name: EventName, data: EventData) -> None:
+        await emit_for(self._events, d, name, data)
+
+
+async def emit_for(events: EventEmitter, d: Delivery, name: EventName, data: EventData) -> None:
+    """Emit the business event ``name`` about the document being delivered."""
+    await events.emit(
+        name,
+        doc_type=d.doc_type,
+        correlation_id=d.correlation_id,
+        partner=d.partner,
+        traceparent=d.traceparent,
+        data=data,
+        attempt=d.attempt,
+    )

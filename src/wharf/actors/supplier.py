@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, get_args
 import anyio
 import anyio.abc
 
-from wharf.actors.pipeline import Delivery, Outcome, Pipeline
+from wharf.actors.pipeline import Delivery, Outcome, Pipeline, emit_for
 from wharf.broker import subjects
 from wharf.broker.subjects import Header
 from wharf.model import DocType
@@ -136,15 +136,10 @@ class SupplierActor:
             stream=subjects.DLQ_STREAM, headers=headers,
         )
         if delivery is not None:
-            await self._events.emit(
-                "dead_lettered",
-                doc_type=delivery.doc_type,
-                correlation_id=delivery.correlation_id,
-                partner=delivery.partner,
-                traceparent=delivery.traceparent,
-                data=EventData(step=outcome.step, attempt=delivery.attempt, error=outcome.reason,
-                               target=subjects.dlq(self.partner)),
-                attempt=delivery.attempt,
+            await emit_for(
+                self._events, delivery, "dead_lettered",
+                EventData(step=outcome.step, attempt=delivery.attempt, error=outcome.reason,
+                          target=subjects.dlq(self.partner)),
             )
         assert msg.reply
         reason = (outcome.reason or "dead-lettered").replace("\n", " ")[:200]
