@@ -10,6 +10,7 @@ Every error Wharf raises on purpose derives from :class:`WharfError`::
     ├── AuthError              a request's identity is missing or not allowed (401/403)
     ├── DocumentError          a partner's document is unacceptable (carries a pointer)
     │   ├── MalformedDocument  not even syntactically valid (bad JSON, broken envelope)
+    │   ├── NotRouted          the partner's policy routes this document type nowhere
     │   ├── IdempotencyConflict  an Idempotency-Key reused with a different body
     │   ├── UnsupportedMediaType
     │   └── PayloadTooLarge
@@ -30,6 +31,7 @@ __all__ = (
     "DocumentError",
     "IdempotencyConflict",
     "MalformedDocument",
+    "NotRouted",
     "PayloadTooLarge",
     "PermanentError",
     "PkiError",
@@ -121,6 +123,13 @@ class MalformedDocument(DocumentError):
 
     status = 400
     title = "Malformed document"
+
+
+class NotRouted(DocumentError):
+    """Raised when the partner's policy routes this document type nowhere (so it is not accepted)."""
+
+    status = 403
+    title = "Not routed"
 
 
 class IdempotencyConflict(DocumentError):

@@ -1,10 +1,13 @@
 """Intake: turning an accepted request into a durable mailbox entry, exactly once.
 
-The document is published to ``wharf.in.<partner>.<doctype>`` with ``Nats-Msg-Id`` =
-``<partner>:<idempotency key>`` and the partner gets its 202 only after JetStream's PubAck.
-The correlation id is derived from the same (partner, key) pair, so a retried request gets
-the same correlation id even when it races the first one or arrives after a crash between
-the publish and the receipt being written; JetStream drops the repeated publish.
+Each document of a request is published to ``wharf.in.<partner>.<doctype>`` with
+``Nats-Msg-Id`` = ``<partner>:<key>`` and the partner gets its 202 only after JetStream's
+PubAck. A request holding several documents (an X12 interchange with three 856s) gives each
+its own key (``<key>#<n>`` for the n-th), so each has its own correlation id and fate. The
+correlation id is derived from the same (partner, key) pair, so a retried request gets the
+same correlation ids even when it races the first one or arrives after a crash between the
+publish and the receipt being written; JetStream drops the repeated publish, and after the
+duplicate window the posted-effects ledger (keyed by correlation id) still posts nothing twice.
 """
 
 from __future__ import annotations
@@ -25,19 +28,31 @@ from wharf.broker import subjects
 from wharf.broker.subjects import Header
 from wharf.errors import IdempotencyConflict, PayloadTooLarge, WharfError
 from wharf.gateway.receipts import Receipt, ReceiptStore
-from wharf.model import Document, doc_type_of
+from wharf.model import Document, doc_type_of, encode_document
 from wharf.observability.events import EventData, EventEmitter
 
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
 
+    from wharf.codecs import Reply
     from wharf.policies import Partner
 
-__all__ = ("Intake", "Unavailable", "child_traceparent")
+__all__ = (
+    "Intake",
+    "Unavailable",
+    "body_digest",
+    "child_traceparent",
+    "part_key",
+    "request_key",
+)
 
 log = logging.getLogger(__name__)
 
 _NAMESPACE = uuid.UUID("6f0c2a8e-5b0e-4c59-9d0f-8a7e0c1d2b3a")
+_UNAVAILABLE = (
+    nats.errors.TimeoutError, nats.errors.NoRespondersError, NoStreamResponseError, APIError,
+    nats.errors.ConnectionClosedError, nats.errors.OutboundBufferLimitError,
+)
 _TRACEPARENT = re.compile(r"^00-(?P<trace>[0-9a-f]{32})-[0-9a-f]{16}-(?P<flags>[0-9a-f]{2})$")
 
 
@@ -73,54 +88,62 @@ class Intake:
         self._max_payload = max_payload
         self._timeout = timeout
 
+    async def earlier(self, partner: Partner, key: str, digest: str) -> bool:
+        """True if this key was accepted before with this body; IdempotencyConflict if another."""
+        receipt = await self._receipts.first_for_request(partner.id, key)
+        if receipt is None:
+            return False
+        if receipt.body_sha256 != digest:
+            raise IdempotencyConflict("this Idempotency-Key was used before with a different body")
+        return True
+
     async def submit(
         self,
         partner: Partner,
         document: Document,
         *,
-        body: bytes,
+        key: str,
+        request_sha256: str,
         fmt: str,
-        content_type: str,
-        idempotency_key: str | None,
-        traceparent: str | None,
+        source: str | None,
+        size: int,
+        traceparent: str,
     ) -> tuple[Receipt, bool]:
-        """Accept one document; return its receipt and whether it is a replay of an earlier one."""
-        digest = hashlib.sha256(body).hexdigest()
-        key = idempotency_key or f"sha256:{digest}"
-        earlier = await self._receipts.get(partner.id, key)
-        if earlier is not None:
-            if earlier.body_sha256 != digest:
-                raise IdempotencyConflict(
-                    "this Idempotency-Key was used before with a different body"
-                )
-            return earlier, True
+        """Accept one document under its own idempotency ``key``; return its receipt and
+        whether JetStream had it already (a replay).
+
+        The mailbox carries the canonical JSON of the document (decoded and validated at the
+        edge), whatever format the partner sent.
+        """
+        body = encode_document(document)
         if len(body) > self._max_payload:
             raise PayloadTooLarge(f"the broker takes at most {self._max_payload} bytes")
         doc_type = doc_type_of(document)
         correlation_id = str(uuid.uuid5(_NAMESPACE, f"{partner.id}\x00{key}"))
-        parent = child_traceparent(traceparent)
         received_at = dt.datetime.now(dt.UTC)
         headers = {
             Header.MSG_ID: f"{partner.id}:{key}",
             Header.CORRELATION_ID: correlation_id,
             Header.PARTNER: partner.id,
             Header.DOC_TYPE: doc_type,
-            Header.FORMAT: fmt,
-            Header.CONTENT_TYPE: content_type,
+            Header.FORMAT: "json",
+            Header.SOURCE_FORMAT: fmt,
+            Header.CONTENT_TYPE: "application/json",
             Header.IDEMPOTENCY_KEY: key,
             Header.RECEIVED_AT: received_at.isoformat(),
-            Header.TRACEPARENT: parent,
+            Header.TRACEPARENT: traceparent,
         }
+        if source is not None:
+            headers[Header.SOURCE] = source
         try:
             ack = await self._js.publish(
                 subjects.inbound(partner.id, doc_type), body, timeout=self._timeout,
                 stream=subjects.IN_STREAM, headers=headers,
             )
-        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, NoStreamResponseError, APIError,
-                nats.errors.ConnectionClosedError, nats.errors.OutboundBufferLimitError) as exc:
+        except _UNAVAILABLE as exc:
             raise Unavailable(f"the mailbox did not confirm the document: {exc!r}") from exc
         receipt = Receipt(
-            partner=partner.id, idempotency_key=key, body_sha256=digest,
+            partner=partner.id, idempotency_key=key, body_sha256=request_sha256,
             correlation_id=correlation_id, doc_type=doc_type, document_id=document.document_id,
         )
         try:
@@ -134,9 +157,42 @@ class Intake:
         try:
             await self._events.emit(
                 "received", doc_type=doc_type, correlation_id=correlation_id,
-                partner=partner.id, traceparent=parent, time=received_at,
-                data=EventData(document_id=document.document_id, size=len(body), format=fmt),
+                partner=partner.id, traceparent=traceparent, time=received_at,
+                data=EventData(document_id=document.document_id, size=size, format=fmt,
+                               source=source),
             )
         except (nats.errors.Error, APIError) as exc:
             log.warning("could not emit received for %s: %r", correlation_id, exc)
         return receipt, bool(ack.duplicate)
+
+    async def reply(self, partner: Partner, key: str, reply: Reply) -> None:
+        """Keep the format's own answer (997, CONTRL) in the partner's outbox on WHARF_OUT."""
+        try:
+            await self._js.publish(
+                subjects.outbound(partner.id, "functional_ack"), reply.body,
+                timeout=self._timeout, stream=subjects.OUT_STREAM,
+                headers={
+                    Header.MSG_ID: f"{partner.id}:{key}:{reply.kind}",
+                    Header.PARTNER: partner.id,
+                    Header.FORMAT: reply.kind,
+                    Header.CONTENT_TYPE: reply.media_type,
+                    Header.IDEMPOTENCY_KEY: key,
+                },
+            )
+        except _UNAVAILABLE as exc:
+            # The partner still gets the reply in the HTTP answer; the outbox copy is a courtesy.
+            log.warning("could not keep the %s for %s:%s: %r", reply.kind, partner.id, key, exc)
+
+
+def request_key(idempotency_key: str | None, digest: str) -> str:
+    """The request's idempotency key: the partner's header, else the body's content hash."""
+    return idempotency_key or f"sha256:{digest}"
+
+
+def part_key(key: str, index: int) -> str:
+    """The idempotency key of the ``index``-th document in a request (the first keeps ``key``)."""
+    return key if index == 0 else f"{key}#{index}"
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()

@@ -6,6 +6,7 @@ hand to :class:`Intake` → answer 202. Every refusal is problem+json.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, get_args
 
 import msgspec
@@ -13,9 +14,16 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from wharf.errors import AuthError, DocumentError, PayloadTooLarge
-from wharf.gateway.intake import Intake, Unavailable
-from wharf.gateway.problems import EXCEPTION_HANDLERS, problem
+from wharf.errors import AuthError, DocumentError, NotRouted, PayloadTooLarge
+from wharf.gateway.intake import (
+    Intake,
+    Unavailable,
+    body_digest,
+    child_traceparent,
+    part_key,
+    request_key,
+)
+from wharf.gateway.problems import EXCEPTION_HANDLERS, MEDIA_TYPE, PROBLEM_BASE, Problem, problem
 from wharf.model import DocType, doc_type_of
 from wharf.model.schema import json_schema
 
@@ -24,9 +32,9 @@ if TYPE_CHECKING:
 
     from starlette.requests import Request
 
-    from wharf.codecs import CodecRegistry
+    from wharf.codecs import CodecRegistry, Decoded, Part, Reply
     from wharf.gateway.identity import Authenticator
-    from wharf.gateway.receipts import ReceiptStore
+    from wharf.gateway.receipts import Receipt, ReceiptStore
     from wharf.observability.tracestore import TraceStore
     from wharf.policies import Partner
 
@@ -44,6 +52,58 @@ ALIASES: dict[str, DocType] = {
 }
 _MAX_KEY = 255
 _encode = msgspec.json.Encoder().encode
+
+
+@dataclasses.dataclass
+class _Outcome:
+    replayed: bool
+    accepted: list[tuple[Part, Receipt]] = dataclasses.field(default_factory=list)
+    rejected: list[tuple[Part, DocumentError]] = dataclasses.field(default_factory=list)
+
+
+def _rejection(part: Part, error: DocumentError) -> dict[str, object]:
+    entry: dict[str, object] = {
+        "source": part.where, "status": error.status, "title": error.title, "detail": error.detail,
+    }
+    for name in ("pointer", "segment", "segment_id", "element", "code"):
+        value = getattr(error, name)
+        if value is not None:
+            entry[name] = value
+    if part.control is not None:
+        entry["control"] = part.control
+    return entry
+
+
+def _reply_json(reply: Reply) -> dict[str, object]:
+    return {
+        "kind": reply.kind, "media_type": reply.media_type, "accepted": reply.accepted,
+        "body": reply.body.decode("latin-1"),
+    }
+
+
+def _wants(request: Request, reply: Reply) -> bool:
+    """cXML clients always get the cXML Response; EDI clients when they Accept the EDI type."""
+    if reply.kind == "cxml-response":
+        return True
+    accept = request.headers.get("accept", "")
+    return reply.media_type in accept
+
+
+def _problem_with_parts(
+    first: DocumentError, rejected: list[dict[str, object]], reply: Reply | None
+) -> Response:
+    """Every document was refused: the first one's problem, with each document's reason."""
+    detail = first.detail
+    if len(rejected) > 1:
+        detail = f"none of the {len(rejected)} documents was accepted; the first: {detail}"
+    body = msgspec.to_builtins(
+        Problem(type=PROBLEM_BASE + "rejected-documents", title="Documents rejected",
+                status=first.status, detail=detail, pointer=first.pointer)
+    )
+    body["rejected"] = rejected
+    if reply is not None:
+        body["acknowledgment"] = _reply_json(reply)
+    return Response(msgspec.json.encode(body), status_code=first.status, media_type=MEDIA_TYPE)
 
 
 class PartnerApi:
@@ -95,44 +155,91 @@ class PartnerApi:
             if fmt not in partner.formats:
                 raise AuthError(f"partner {partner.id} may not send {fmt} documents")
             decoded = self._codecs.get(fmt).decode(body, doc_type=doc_type)
-            if decoded.errors:
-                raise decoded.errors[0]
-            documents = decoded.documents
-            if len(documents) != 1:
-                raise DocumentError("send one document per request", pointer="")
-            document = documents[0]
-            if not partner.routes.get(doc_type_of(document)):
-                raise AuthError(
-                    f"partner {partner.id} has no route for {doc_type_of(document)} documents"
-                )
             try:
-                receipt, replayed = await self._intake.submit(
-                    partner, document, body=body, fmt=fmt,
-                    content_type=content_type or "application/json",
-                    idempotency_key=key, traceparent=request.headers.get("traceparent"),
-                )
+                outcome = await self._accept(request, partner, fmt, body, key, decoded)
             except Unavailable as exc:
                 return problem(503, "unavailable", "Service unavailable", str(exc),
                                headers={"Retry-After": "5"})
-            status_url = str(request.url_for("partner_trace", correlation_id=receipt.correlation_id))
-            reply = {
-                "correlation_id": receipt.correlation_id,
-                "status_url": status_url,
-                "documents": [
-                    {
-                        "correlation_id": receipt.correlation_id,
-                        "doc_type": receipt.doc_type,
-                        "document_id": receipt.document_id,
-                        "status_url": status_url,
-                    }
-                ],
-            }
-            headers = {"Location": status_url}
-            if replayed:
-                headers["Idempotent-Replayed"] = "true"
-            return JSONResponse(reply, status_code=202, headers=headers)
+            return self._answer(request, fmt, decoded, outcome)
 
         return submit
+
+    async def _accept(
+        self,
+        request: Request,
+        partner: Partner,
+        fmt: str,
+        body: bytes,
+        key: str | None,
+        decoded: Decoded,
+    ) -> _Outcome:
+        digest = body_digest(body)
+        request_key_ = request_key(key, digest)
+        replayed = await self._intake.earlier(partner, request_key_, digest)
+        traceparent = child_traceparent(request.headers.get("traceparent"))
+        outcome = _Outcome(replayed=replayed)
+        for index, part in enumerate(decoded.parts):
+            error = part.error
+            document = part.document
+            if document is not None and not partner.routes.get(doc_type_of(document)):
+                error = NotRouted(
+                    f"partner {partner.id} has no route for {doc_type_of(document)} documents"
+                )
+            if error is not None or document is None:
+                assert error is not None
+                outcome.rejected.append((part, error))
+                continue
+            receipt, _ = await self._intake.submit(
+                partner, document, key=part_key(request_key_, index), request_sha256=digest,
+                fmt=fmt, source=part.where if len(decoded.parts) > 1 or fmt != "json" else None,
+                size=len(body), traceparent=traceparent,
+            )
+            outcome.accepted.append((part, receipt))
+        if decoded.reply is not None and decoded.reply.kind != "cxml-response":
+            await self._intake.reply(partner, request_key_, decoded.reply)
+        return outcome
+
+    def _answer(self, request: Request, fmt: str, decoded: Decoded, outcome: _Outcome) -> Response:
+        documents = []
+        for part, receipt in outcome.accepted:
+            status_url = str(request.url_for("partner_trace", correlation_id=receipt.correlation_id))
+            entry: dict[str, object] = {
+                "correlation_id": receipt.correlation_id,
+                "doc_type": receipt.doc_type,
+                "document_id": receipt.document_id,
+                "status_url": status_url,
+            }
+            if len(decoded.parts) > 1 or fmt != "json":
+                entry["source"] = part.where
+            documents.append(entry)
+        rejected = [_rejection(part, error) for part, error in outcome.rejected]
+        reply = decoded.reply
+        headers: dict[str, str] = {}
+        if outcome.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        if documents:
+            headers["Location"] = str(documents[0]["status_url"])
+            headers["Wharf-Correlation-Id"] = str(documents[0]["correlation_id"])
+        if reply is not None and _wants(request, reply):
+            # The format's own answer in the format's own media type (cXML always; EDI on Accept).
+            status = 200 if reply.kind == "cxml-response" else (202 if documents else 422)
+            return Response(reply.body, status_code=status, media_type=reply.media_type,
+                            headers=headers)
+        if not documents:
+            first = outcome.rejected[0][1]
+            if len(decoded.parts) == 1 and reply is None:
+                raise first
+            return _problem_with_parts(first, rejected, reply)
+        answer: dict[str, object] = {
+            "correlation_id": documents[0]["correlation_id"],
+            "status_url": documents[0]["status_url"],
+            "documents": documents,
+        }
+        if rejected:
+            answer["rejected"] = rejected
+        if reply is not None:
+            answer["acknowledgment"] = _reply_json(reply)
+        return JSONResponse(answer, status_code=202, headers=headers)
 
     async def trace(self, request: Request) -> Response:
         partner = self._auth.partner(request.scope)

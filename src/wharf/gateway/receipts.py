@@ -36,7 +36,7 @@ _COLUMNS = "partner, idempotency_key, body_sha256, correlation_id, doc_type, doc
 
 
 class Receipt(msgspec.Struct, frozen=True):
-    """The gateway's answer to one accepted document."""
+    """The gateway's answer to one accepted document (``body_sha256`` is the whole request's)."""
 
     partner: str
     idempotency_key: str
@@ -61,6 +61,15 @@ class ReceiptStore:
         row = await self._db.fetchone(
             f"SELECT {_COLUMNS} FROM receipts WHERE partner = ? AND idempotency_key = ?",
             (partner, idempotency_key),
+        )
+        return None if row is None else Receipt(*row)
+
+    async def first_for_request(self, partner: str, key: str) -> Receipt | None:
+        """Any receipt stored for a request's key (its documents' keys are ``key`` or ``key#n``)."""
+        row = await self._db.fetchone(
+            f"SELECT {_COLUMNS} FROM receipts WHERE partner = ? "
+            "AND (idempotency_key = ? OR idempotency_key BETWEEN ? AND ?) LIMIT 1",
+            (partner, key, key + "#", key + "#\uffff"),
         )
         return None if row is None else Receipt(*row)
 

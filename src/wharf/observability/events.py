@@ -56,6 +56,9 @@ class EventData(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
     """Seconds until the next attempt (``retried`` events)."""
     size: int | None = None
     format: str | None = None
+    """The format the partner sent (``received``): json, x12, edifact, cxml, ubl, csv."""
+    source: str | None = None
+    """Where in the partner's body this document was (``ST 0002 (856)``, ``UNH 3 (DESADV)``)."""
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True):

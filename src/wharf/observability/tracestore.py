@@ -71,6 +71,9 @@ class TraceEntry(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
     error_class: str | None = None
     pointer: str | None = None
     retry_in: float | None = None
+    document_id: str | None = None
+    format: str | None = None
+    source: str | None = None
 
 
 class Trace(msgspec.Struct, frozen=True, kw_only=True):
@@ -149,6 +152,7 @@ class TraceStore:
                     event=name, time=dt.datetime.fromisoformat(time), subject=subject,
                     step=d.step, attempt=d.attempt, target=d.target, error=d.error,
                     error_class=d.error_class, pointer=d.pointer, retry_in=d.retry_in,
+                    document_id=d.document_id, format=d.format, source=d.source,
                 )
             )
             status = _STATUS.get(name, status)
