@@ -134,6 +134,12 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mapping_test(args: argparse.Namespace) -> int:
+    from wharf.codecs.mapping import run_mapping_test
+
+    return run_mapping_test(Path(args.mapping), [Path(s) for s in args.samples], sys.stdout)
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from wharf.model.schema import json_schema
 
@@ -172,6 +178,16 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument("correlation_id")
     trace.add_argument("--url", help="internal listener URL (default from settings)")
     trace.set_defaults(func=cmd_trace)
+
+    mapping = sub.add_parser("mapping", help="declarative supplier mappings").add_subparsers(
+        dest="mapping_command", required=True
+    )
+    mapping_test = mapping.add_parser(
+        "test", help="show the canonical result (or the pointed errors) of samples"
+    )
+    mapping_test.add_argument("mapping", help="mapping file (TOML)")
+    mapping_test.add_argument("samples", nargs="+", help="supplier files to map")
+    mapping_test.set_defaults(func=cmd_mapping_test)
 
     schema = sub.add_parser("schema", help="print the canonical JSON Schema")
     schema.add_argument("doc_type", nargs="?", choices=get_args(DocType))

@@ -36,6 +36,10 @@ def _sniff(body: bytes) -> Format | None:
         if b"<cXML" in head or b"cXML.dtd" in head:
             return "cxml"
         return "ubl"
+    from wharf.codecs.csv_flat import sniff_csv
+
+    if sniff_csv(body):
+        return "csv"
     return None
 
 
@@ -74,5 +78,6 @@ class CodecRegistry:
 def default_registry() -> CodecRegistry:
     """Every codec Wharf ships."""
     from wharf.codecs.canonical_json import CanonicalJsonCodec
+    from wharf.codecs.csv_flat import CsvCodec
 
-    return CodecRegistry([CanonicalJsonCodec()])
+    return CodecRegistry([CanonicalJsonCodec(), CsvCodec()])
