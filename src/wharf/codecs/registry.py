@@ -30,13 +30,13 @@ def _sniff(body: bytes) -> Format | None:
         return "json"
     if head.startswith(b"ISA"):
         return "x12"
-    if head.startswith((b"UNA", b"UNB")):
+    if head.startswith((b"UNA", b"UNB", b"UNH")):
         return "edifact"
-    if head.startswith(b"<"):
-        if b"<cXML" in head or b"cXML.dtd" in head:
-            return "cxml"
-        return "ubl"
     from wharf.codecs.csv_flat import sniff_csv
+    from wharf.codecs.xml import sniff_xml_format
+
+    if xml := sniff_xml_format(body):
+        return xml
 
     if sniff_csv(body):
         return "csv"
@@ -79,5 +79,10 @@ def default_registry() -> CodecRegistry:
     """Every codec Wharf ships."""
     from wharf.codecs.canonical_json import CanonicalJsonCodec
     from wharf.codecs.csv_flat import CsvCodec
+    from wharf.codecs.cxml import CxmlCodec
+    from wharf.codecs.edifact import EdifactCodec
+    from wharf.codecs.ubl import UblCodec
 
-    return CodecRegistry([CanonicalJsonCodec(), CsvCodec()])
+    return CodecRegistry(
+        [CanonicalJsonCodec(), CsvCodec(), CxmlCodec(), UblCodec(), EdifactCodec()]
+    )
