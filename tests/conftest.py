@@ -9,8 +9,8 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
 import httpx
@@ -124,8 +124,15 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return Pki(tmp_path_factory.mktemp("pki"))
 
 
-ACME_POLICY = """
+ALL_WRITE_SCOPES = (
+    '"acknowledgments:write", "ship-notices:write", "invoices:write", "inventory:write", '
+    '"catalog:write", "rebate-claims:write", "returns:write", "traces:read", '
+    '"purchase-orders:read"'
+)
+
+ACME_POLICY = f"""
 name = "Acme Industrial Supply"
+scopes = [{ALL_WRITE_SCOPES}]
 [[certificates]]
 subject = "CN=acme,O=Wharf dev PKI"
 [routes]
@@ -136,6 +143,7 @@ invoice = ["nowhere.ap.invoice"]
 GLOBEX_POLICY = """
 name = "Globex Distribution Parts"
 max_body_bytes = 4096
+scopes = ["ship-notices:write", "invoices:write", "traces:read"]
 [[certificates]]
 fingerprint = "{fingerprint}"
 [routes]
@@ -180,6 +188,10 @@ def make_wharf(
             "WHARF_ACTORS__BACKOFF": "[0.05, 0.1]",
             "WHARF_ACTORS__PULL_EXPIRES": "1",
             "WHARF_ACTORS__PRIORITY_TIMEOUT": "2",
+            "WHARF_OAUTH__SIGNING__DIR": str(tmp_path / "keys" / "signing"),
+            "WHARF_SEALING__KEY_FILE": str(tmp_path / "keys" / "storage"),
+            "WHARF_AUDIT__PATH": str(tmp_path / "audit.jsonl"),
+            "WHARF_POLICIES__POLL_INTERVAL": "0.2",
         }
         environ.update({f"WHARF_{k.upper()}": v for k, v in overrides.items()})
         async with anyio.create_task_group() as tg:
@@ -199,17 +211,45 @@ async def wharf(make_wharf: WharfFactory) -> AsyncIterator[Runtime]:
         yield runtime
 
 
-ClientFactory = Callable[[str | None], httpx.AsyncClient]
+class ClientCredentials(httpx.Auth):
+    """OAuth client credentials over the TLS client certificate: fetch a token on first use.
+
+    When the token endpoint refuses, requests go without a token (and get the API's own 401).
+    """
+
+    requires_response_body = True
+
+    def __init__(self, extra_headers: dict[str, str] | None = None) -> None:
+        self.token: str | None = None
+        self.extra = extra_headers or {}
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self.token is None:
+            answer = yield httpx.Request(
+                "POST", request.url.copy_with(path="/oauth/token", query=None),
+                data={"grant_type": "client_credentials"}, headers=self.extra,
+            )
+            if answer.status_code == 200:
+                self.token = answer.json()["access_token"]
+        if self.token is not None and "authorization" not in request.headers:
+            request.headers["Authorization"] = f"Bearer {self.token}"
+        yield request
+
+
+class ClientFactory(Protocol):
+    def __call__(self, partner: str | None, *, token: bool = True) -> httpx.AsyncClient: ...
 
 
 @pytest.fixture
 async def partner_client(wharf: Runtime, pki: Pki) -> AsyncIterator[ClientFactory]:
-    """Make an HTTPS client for the partner listener presenting a partner's certificate."""
+    """Make an HTTPS client for the partner listener presenting a partner's certificate
+    (and, unless ``token=False``, a bearer token that the client credentials grant gave it)."""
     clients: list[httpx.AsyncClient] = []
 
-    def make(partner: str | None) -> httpx.AsyncClient:
+    def make(partner: str | None, *, token: bool = True) -> httpx.AsyncClient:
         client = httpx.AsyncClient(
-            base_url=wharf.partner_url, verify=pki.context(partner), timeout=10.0
+            base_url=wharf.partner_url, verify=pki.context(partner), timeout=10.0,
+            auth=ClientCredentials() if token else None,
         )
         clients.append(client)
         return client

@@ -12,6 +12,7 @@ import anyio.to_thread
 import httpx
 import pytest
 
+from tests.conftest import ClientCredentials
 from tests.documents import ship_notice
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def first_answer(url: str, context: ssl.SSLContext) -> str:
         try:
             # TLS 1.3: the client's side of the handshake completes before the server has
             # checked the client certificate; the refusal arrives with the first read.
-            tls.sendall(b"GET /v1/schemas/ship_notice HTTP/1.1\r\nHost: x\r\n\r\n")
+            tls.sendall(b"GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n")
             data = tls.recv(1024)
         except ssl.SSLError as exc:
             return f"TLS error {exc.reason}"
@@ -80,10 +81,13 @@ def forwarded(pem: bytes) -> dict[str, str]:
 async def test_trusted_proxy_forwards_the_partners_certificate(
     make_wharf: WharfFactory, pki: Pki
 ) -> None:
+    acme = pki.clients["acme"].cert.read_bytes()
     async with make_wharf(
         gateway__trusted_proxies='["127.0.0.1"]', gateway__require_client_cert="false"
-    ) as wharf, httpx.AsyncClient(base_url=wharf.partner_url, verify=pki.context(None)) as proxy:
-        acme = pki.clients["acme"].cert.read_bytes()
+    ) as wharf, httpx.AsyncClient(
+        base_url=wharf.partner_url, verify=pki.context(None),
+        auth=ClientCredentials(forwarded(acme)),
+    ) as proxy:
         response = await proxy.post(
             "/v1/ship-notices", content=ship_notice("ASN-P1"), headers={**JSON, **forwarded(acme)}
         )
@@ -98,7 +102,7 @@ async def test_trusted_proxy_forwards_the_partners_certificate(
         assert "not trusted" in response.json()["detail"]
 
         # No header and no TLS certificate: unauthenticated.
-        response = await proxy.get("/v1/schemas/ship_notice")
+        response = await proxy.get("/v1/schemas/ship_notice", auth=None)
         assert response.status_code == 401
 
 

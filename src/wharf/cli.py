@@ -51,8 +51,8 @@ async def _serve(settings: Settings) -> None:
         for created in runtime.pki.created:
             _say(f"  created             {created}")
         _say(f"  policies            {settings.policies.dir} "
-             f"({len(runtime.policies.partners)} partners: "
-             f"{', '.join(sorted(runtime.policies.partners))})")
+             f"({len(runtime.policies.current().partners)} partners: "
+             f"{', '.join(sorted(runtime.policies.current().partners))})")
         _say("Press Ctrl+C to stop.")
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for _ in signals:
@@ -111,6 +111,42 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_policy_diff(args: argparse.Namespace) -> int:
+    from wharf.policies import diff_policies
+
+    lines = diff_policies(load_policies(args.old), load_policies(args.new))
+    for line in lines:
+        _say(line)
+    if not lines:
+        _say("no effective change")
+    return 0
+
+
+def cmd_certs_expiring(args: argparse.Namespace) -> int:
+    from wharf.policies.expiry import expiring_certificates
+
+    settings = _settings(args)
+    sources = args.files or [settings.pki.dir]
+    found = expiring_certificates(load_policies(settings.policies.dir), sources, args.days)
+    for cert in found:
+        owner = cert.partner or "(no partner)"
+        _say(f"{cert.not_after:%Y-%m-%d}  {cert.days_left:6.1f} days  {owner:<16} {cert.reason:<11} "
+             f"{cert.subject or ''} {cert.fingerprint or ''} {cert.file or ''}".rstrip())
+    if not found:
+        _say(f"no certificate ends within {args.days:g} days")
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from wharf.security.keyring import KeyRing
+
+    settings = _settings(args)
+    ring = KeyRing(settings.oauth.signing, token_lifetime=settings.oauth.token_lifetime)
+    kid = ring.rotate()
+    _say(f"new signing key {kid} in {settings.oauth.signing.dir}; older keys verify until they expire")
+    return 0
+
+
 def cmd_trace(args: argparse.Namespace) -> int:
     settings = _settings(args)
     listener = settings.gateway.internal
@@ -166,6 +202,16 @@ def _parser() -> argparse.ArgumentParser:
     issue.add_argument("--out", help="where to write the certificate and key")
     issue.add_argument("--days", type=int, default=365)
     issue.set_defaults(func=cmd_certs_issue)
+    expiring = certs.add_parser("expiring", help="certificates that end within --days")
+    expiring.add_argument("--days", type=float, default=30)
+    expiring.add_argument("files", nargs="*", help="PEM files or folders (default: the PKI dir)")
+    expiring.set_defaults(func=cmd_certs_expiring)
+
+    keys = sub.add_parser("keys", help="token signing keys").add_subparsers(
+        dest="keys", required=True
+    )
+    rotate = keys.add_parser("rotate", help="make a new signing key the active one")
+    rotate.set_defaults(func=cmd_keys_rotate)
 
     policy = sub.add_parser("policy", help="partner policy files").add_subparsers(
         dest="policy", required=True
@@ -173,6 +219,10 @@ def _parser() -> argparse.ArgumentParser:
     check = policy.add_parser("check", help="validate a policy directory")
     check.add_argument("dir", nargs="?")
     check.set_defaults(func=cmd_policy_check)
+    diff = policy.add_parser("diff", help="the effective change between two policy directories")
+    diff.add_argument("old")
+    diff.add_argument("new")
+    diff.set_defaults(func=cmd_policy_diff)
 
     trace = sub.add_parser("trace", help="show a document's trace")
     trace.add_argument("correlation_id")

@@ -14,20 +14,25 @@ from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
+import httpx
 import msgspec
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from wharf.actors import (
     EffectsLedger,
+    HttpTarget,
     Mailbox,
     NatsSubjectTarget,
     Pipeline,
+    PostingTarget,
     Supervisor,
     SupplierActor,
 )
 from wharf.broker import EmbeddedNats, connect, ensure_streams, stream_configs
 from wharf.codecs import default_registry
+from wharf.codecs.registry import PartnerCodecs
+from wharf.errors import WharfError
 from wharf.gateway import (
     Authenticator,
     Intake,
@@ -39,11 +44,18 @@ from wharf.gateway import (
     serve,
     server_context,
 )
+from wharf.gateway.guard import Guard
+from wharf.gateway.oauth import ClientGrant, OAuthEndpoints, TokenEvent
+from wharf.observability.audit import AuditKind, AuditLog
 from wharf.observability.events import EventEmitter
 from wharf.observability.projection import TraceProjection
 from wharf.observability.tracestore import TraceStore
 from wharf.pki import ServerPki, ensure_server_pki, load_certificates
-from wharf.policies import PolicySet, load_policies
+from wharf.policies import PolicySet, PolicyStore
+from wharf.security.keyring import KeyRing
+from wharf.security.ratelimit import RateLimiter
+from wharf.security.revocation import RevocationStore
+from wharf.security.tokens import TokenService
 from wharf.settings import Settings
 from wharf.storage import Database
 
@@ -64,7 +76,7 @@ class Runtime(msgspec.Struct, kw_only=True):
     partner_url: str
     internal_url: str
     pki: ServerPki
-    policies: PolicySet
+    policies: PolicyStore
     nc: Client
     js: JetStreamContext
     traces: TraceStore
@@ -90,7 +102,7 @@ async def run(
 ) -> None:
     """Run Wharf until ``Runtime.stop`` is set (or the task is cancelled)."""
     pki = _pki(settings)
-    policies = load_policies(settings.policies.dir)
+    policies = PolicyStore(settings.policies.dir, poll_interval=settings.policies.poll_interval)
     tls: ssl.SSLContext = server_context(
         cert=pki.server_cert, key=pki.server_key, client_ca=pki.ca_cert,
         require_client_cert=settings.gateway.require_client_cert,
@@ -125,11 +137,29 @@ async def run(
             outer.cancel_scope.cancel()
 
 
+async def _close_on_cancel(client: httpx.AsyncClient) -> None:
+    try:
+        await anyio.sleep_forever()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await client.aclose()
+
+
+async def _maintain_keys(keyring: KeyRing, interval: float = 60.0) -> None:
+    """Rotate and prune signing keys, and pick up other processes' rotations."""
+    while True:
+        try:
+            keyring.maintain()
+        except WharfError as exc:
+            log.error("signing keys: %s", exc)
+        await anyio.sleep(interval)
+
+
 async def _start(
     tg: anyio.abc.TaskGroup,
     settings: Settings,
     pki: ServerPki,
-    policies: PolicySet,
+    policies: PolicyStore,
     tls: ssl.SSLContext,
     url: str,
     nc: Client,
@@ -140,20 +170,32 @@ async def _start(
     stop: anyio.Event,
 ) -> Runtime:
     events = EventEmitter(js, timeout=settings.nats.publish_timeout)
+    audit = AuditLog.from_settings(settings.audit, js)
+    anchors = load_certificates(pki.ca_cert)
+    revocations = RevocationStore.from_settings(settings.revocation, anchors)
+    await tg.start(revocations.run)
+    await tg.start(policies.run)
     codecs = default_registry()
     projection = TraceProjection(js, traces)
     await tg.start(projection.run)
 
-    targets: dict[str, NatsSubjectTarget] = {}
+    http = httpx.AsyncClient(timeout=settings.nats.publish_timeout)
+    tg.start_soon(_close_on_cancel, http)
+    targets: dict[str, PostingTarget] = {}
 
-    def target(subject: str) -> NatsSubjectTarget:
-        if subject not in targets:
-            targets[subject] = NatsSubjectTarget(js, subject, timeout=settings.nats.publish_timeout)
-        return targets[subject]
+    def target(name: str) -> PostingTarget:
+        if name not in targets:
+            if name.startswith("https://"):
+                targets[name] = HttpTarget(http, name, timeout=settings.nats.publish_timeout)
+            else:
+                targets[name] = NatsSubjectTarget(
+                    js, name, timeout=settings.nats.publish_timeout
+                )
+        return targets[name]
 
     pipeline = Pipeline(
         codecs=codecs, events=events, ledger=ledger, targets=target,
-        partners=lambda: policies.partners, settings=settings.actors,
+        partners=lambda: policies.current().partners, settings=settings.actors,
     )
 
     def actor(partner: str) -> SupplierActor:
@@ -163,7 +205,32 @@ async def _start(
         )
 
     supervisor = Supervisor(actor)
-    await tg.start(supervisor.run, sorted(policies.partners))
+    await tg.start(supervisor.run, sorted(policies.current().partners))
+
+    async def policy_changed(old: PolicySet, new: PolicySet, diff: list[str]) -> None:
+        await supervisor.ensure(sorted(new.partners))
+        await audit.record("policy_reload", outcome="accepted", actor=str(settings.policies.dir),
+                           detail={"changes": diff})
+        for partner in new.partners.values():
+            before = old.get(partner.id)
+            if partner.suspended and (before is None or not before.suspended):
+                await audit.record("partner_suspended", outcome="suspended", partner=partner.id)
+
+    async def policy_rejected(error: Exception) -> None:
+        await audit.record("policy_reload", outcome="rejected", actor=str(settings.policies.dir),
+                           detail={"error": str(error)})
+
+    policies.subscribe(on_change=policy_changed, on_reject=policy_rejected)
+
+    keyring = KeyRing(settings.oauth.signing, token_lifetime=settings.oauth.token_lifetime)
+    tokens = TokenService(
+        keyring, settings.oauth,
+        partner_for_client=lambda cid: (p.id if (p := policies.current().by_client_id(cid))
+                                        else None),
+    )
+    tg.start_soon(_maintain_keys, keyring)
+    limiter = RateLimiter(js, settings=settings.ratelimit)
+    await limiter.open()
 
     stream_names = [c.name for c in stream_configs(settings.streams) if c.name]
 
@@ -180,26 +247,57 @@ async def _start(
             "nats_connected": nc.is_connected,
             "streams_present": nc.is_connected and streams,
             "projection_caught_up": projection.caught_up,
-            "actors_running": supervisor.running >= set(policies.partners),
+            "actors_running": supervisor.running >= set(policies.current().partners),
         }
 
+    def informational() -> Mapping[str, object]:
+        """Reported by /readyz without gating it: a bad policy commit must not take every
+        instance out of service at once (the last good policy stays in force)."""
+        status = policies.status()
+        return {
+            "policies_current": status.current,
+            "policy_generation": status.generation,
+            "policy_last_error": status.last_error,
+            "revocations_current": revocations.status().current,
+        }
+
+    authenticator = Authenticator(
+        policies.current,
+        trusted_proxies=settings.gateway.trusted_proxies,
+        client_cert_header=settings.gateway.client_cert_header,
+        trust_anchors=anchors,
+        revocations=revocations.current,
+    )
+    guard = Guard(
+        authenticator=authenticator, tokens=tokens, limiter=limiter,
+        default_limit=settings.gateway.rate_limit, audit=audit,
+    )
+
+    async def token_audit(event: TokenEvent) -> None:
+        kind: AuditKind = "token_issued" if event.outcome == "issued" else "auth_failure"
+        await audit.record(kind, outcome=event.outcome, partner=event.partner,
+                           detail=msgspec.to_builtins(event))
+
+    oauth = OAuthEndpoints(
+        tokens,
+        authenticator.identify,
+        lambda p: ClientGrant(client_id=p.client_id, scopes=frozenset(p.scopes)),
+        audit=token_audit,
+    )
     partner_api = PartnerApi(
-        authenticator=Authenticator(
-            lambda: policies,
-            trusted_proxies=settings.gateway.trusted_proxies,
-            client_cert_header=settings.gateway.client_cert_header,
-            trust_anchors=load_certificates(pki.ca_cert),
-        ),
+        guard=guard,
         intake=Intake(js, receipts, events, max_payload=nc.max_payload,
                       timeout=settings.nats.publish_timeout),
-        codecs=codecs, traces=traces, receipts=receipts,
+        codecs=codecs, partner_codecs=PartnerCodecs(codecs, settings.policies.dir),
+        traces=traces, receipts=receipts,
         max_body_bytes=settings.gateway.max_body_bytes,
     )
-    internal_api = InternalApi(traces=traces, readiness=readiness)
+    internal_api = InternalApi(traces=traces, readiness=readiness, informational=informational)
     gw = settings.gateway
     partner_port = await tg.start(
-        lambda *, task_status: serve(create_partner_app(partner_api), gw.partner,
-                                     ssl_context=tls, name="partner", task_status=task_status)
+        lambda *, task_status: serve(create_partner_app(partner_api, oauth=oauth.routes()),
+                                     gw.partner, ssl_context=tls, name="partner",
+                                     task_status=task_status)
     )
     internal_port = await tg.start(
         lambda *, task_status: serve(create_internal_app(internal_api), gw.internal,

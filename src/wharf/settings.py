@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 
 from wharf.errors import ConfigError
+from wharf.observability.audit import AuditSettings
 from wharf.pointers import dotted, locate
+from wharf.security.ratelimit import RateLimit, RateLimitSettings
+from wharf.security.revocation import RevocationSettings
+from wharf.security.sealing import SealingSettings
+from wharf.security.tokens import OAuthSettings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -126,6 +131,12 @@ class GatewaySettings(_Section, frozen=True):
     """Header carrying the URL-encoded PEM client certificate from a trusted proxy."""
     require_client_cert: bool = True
     """False only behind a TLS-terminating proxy that forwards the certificate."""
+    rate_limit: RateLimit = msgspec.field(
+        default_factory=lambda: RateLimit(
+            requests_per_window=600, documents_per_window=6000, window_seconds=60.0
+        )
+    )
+    """Applies to partners whose policy sets no ``rate_limit`` of its own."""
 
 
 class ActorSettings(_Section, frozen=True):
@@ -153,6 +164,8 @@ class PolicySettings(_Section, frozen=True):
     """Where the security team's partner policy files live."""
 
     dir: str = "policies"
+    poll_interval: float = 1.0
+    """Seconds between checks of the policy files for changes (hot reload)."""
 
 
 class Settings(_Section, frozen=True):
@@ -165,6 +178,11 @@ class Settings(_Section, frozen=True):
     actors: ActorSettings = msgspec.field(default_factory=ActorSettings)
     storage: StorageSettings = msgspec.field(default_factory=StorageSettings)
     policies: PolicySettings = msgspec.field(default_factory=PolicySettings)
+    oauth: OAuthSettings = msgspec.field(default_factory=OAuthSettings)
+    ratelimit: RateLimitSettings = msgspec.field(default_factory=RateLimitSettings)
+    sealing: SealingSettings = msgspec.field(default_factory=SealingSettings)
+    audit: AuditSettings = msgspec.field(default_factory=AuditSettings)
+    revocation: RevocationSettings = msgspec.field(default_factory=RevocationSettings)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 

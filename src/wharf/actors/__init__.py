@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from wharf.actors.mailbox import Mailbox
 from wharf.actors.pipeline import Delivery, Outcome, Pipeline
-from wharf.actors.posting import EffectsLedger, NatsSubjectTarget, Posting, PostingTarget
+from wharf.actors.posting import (
+    EffectsLedger,
+    HttpTarget,
+    NatsSubjectTarget,
+    Posting,
+    PostingTarget,
+)
 from wharf.actors.supervisor import Supervisor
 from wharf.actors.supplier import SupplierActor
 
 __all__ = (
     "Delivery",
     "EffectsLedger",
+    "HttpTarget",
     "Mailbox",
     "NatsSubjectTarget",
     "Outcome",

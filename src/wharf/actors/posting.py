@@ -1,6 +1,6 @@
 """Posting: delivering a canonical document to an internal system, exactly once in effect.
 
-A :class:`PostingTarget` is the seam (issue-5 connectors such as HTTP targets plug in here).
+A :class:`PostingTarget` is the seam: NATS subjects (JetStream) and HTTPS endpoints today.
 Exactly-once *effect* rests on two things, because NATS cannot prevent redeliveries:
 
 1. every posting carries a stable idempotency key (``Nats-Msg-Id`` = ``<document>:<target>``)
@@ -13,18 +13,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+import httpx
 import msgspec
 import nats.errors
 from nats.js.errors import APIError, NoStreamResponseError
 
-from wharf.errors import TransientError
+from wharf.errors import PermanentError, TransientError
 
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
 
     from wharf.storage import Database
 
-__all__ = ("EffectsLedger", "NatsSubjectTarget", "Posting", "PostingTarget")
+__all__ = ("EffectsLedger", "HttpTarget", "NatsSubjectTarget", "Posting", "PostingTarget")
 
 
 class Posting(msgspec.Struct, frozen=True, kw_only=True):
@@ -73,6 +74,46 @@ class NatsSubjectTarget:
             raise TransientError(f"{self._subject}: no acknowledgment in time", step="post") from exc
         except APIError as exc:
             raise TransientError(f"{self._subject}: {exc.description}", step="post") from exc
+
+
+class HttpTarget:
+    """POSTs to an internal system's HTTPS endpoint with an ``Idempotency-Key`` header.
+
+    2xx is success. 408, 425, 429 and 5xx, timeouts and connection failures are transient
+    (retried with backoff; the same key makes a retry safe at the receiver); any other answer
+    is permanent: the receiver said this document will never be accepted as it is.
+    """
+
+    _TRANSIENT = frozenset({408, 425, 429})
+
+    def __init__(self, client: httpx.AsyncClient, url: str, *, timeout: float = 10.0) -> None:
+        self._client = client
+        self._url = url
+        self._timeout = timeout
+
+    @property
+    def name(self) -> str:
+        return self._url
+
+    async def post(self, posting: Posting) -> None:
+        headers = {
+            **{k: v for k, v in posting.headers.items() if k != "Nats-Msg-Id"},
+            "Idempotency-Key": posting.idempotency_key,
+            "Content-Type": "application/json",
+        }
+        try:
+            response = await self._client.post(
+                self._url, content=posting.body, headers=headers, timeout=self._timeout
+            )
+        except httpx.HTTPError as exc:
+            raise TransientError(f"{self._url}: {type(exc).__name__}: {exc}", step="post") from exc
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        reason = f"{self._url} answered {status}: {response.text[:200]}"
+        if status in self._TRANSIENT or status >= 500:
+            raise TransientError(reason, step="post")
+        raise PermanentError(reason, step="post")
 
 
 SCHEMA = """

@@ -23,11 +23,17 @@ _RESTART_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 class Supervisor:
-    """Runs an actor per partner; restarts an actor that fails (with growing delays)."""
+    """Runs an actor per partner; restarts an actor that fails (with growing delays).
+
+    :meth:`ensure` follows policy reloads: a new partner's actor starts, a removed partner's
+    actor stops (releasing its pin, so its mailbox waits for it to come back).
+    """
 
     def __init__(self, make_actor: Callable[[str], SupplierActor]) -> None:
         self._make_actor = make_actor
         self.running: set[str] = set()
+        self._scopes: dict[str, anyio.CancelScope] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
 
     async def run(
         self,
@@ -37,9 +43,25 @@ class Supervisor:
     ) -> None:
         """Start every partner's actor, report readiness once all mailboxes are open."""
         async with anyio.create_task_group() as tg:
-            for partner in partners:
-                await tg.start(self._keep_alive, partner)
+            self._tg = tg
+            await self.ensure(partners)
             task_status.started()
+            await anyio.sleep_forever()
+
+    async def ensure(self, partners: list[str]) -> None:
+        """Run exactly the actors of ``partners``."""
+        assert self._tg is not None, "run() first"
+        for gone in set(self._scopes) - set(partners):
+            log.info("partner %s left the policy: stopping its actor", gone)
+            self._scopes.pop(gone).cancel()
+        for partner in partners:
+            if partner not in self._scopes:
+                self._scopes[partner] = anyio.CancelScope()
+                await self._tg.start(self._supervise, partner)
+
+    async def _supervise(self, partner: str, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        with self._scopes[partner]:
+            await self._keep_alive(partner, task_status=task_status)
 
     async def _keep_alive(
         self, partner: str, *, task_status: anyio.abc.TaskStatus[None]

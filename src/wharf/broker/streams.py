@@ -10,6 +10,7 @@ from nats.js.errors import APIError, NotFoundError
 
 from wharf.broker import subjects
 from wharf.errors import BrokerError
+from wharf.observability.audit import audit_stream_config
 
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
@@ -70,6 +71,11 @@ def stream_configs(settings: StreamSettings) -> list[StreamConfig]:
             **common,  # type: ignore[arg-type]
         ),
     ]
+    configs.append(
+        audit_stream_config(
+            replicas=settings.replicas, duplicate_window=settings.duplicate_window
+        )
+    )
     if settings.posting_subjects:
         configs.append(
             StreamConfig(

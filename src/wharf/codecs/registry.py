@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wharf.errors import UnsupportedMediaType
@@ -10,9 +11,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from wharf.codecs.base import Codec
-    from wharf.policies.model import Format
+    from wharf.policies.model import Format, Partner
 
-__all__ = ("MEDIA_TYPES", "CodecRegistry", "default_registry")
+__all__ = ("MEDIA_TYPES", "CodecRegistry", "PartnerCodecs", "default_registry")
 
 MEDIA_TYPES: Mapping[str, Format | None] = {
     "application/json": "json",
@@ -28,7 +29,7 @@ def _sniff(body: bytes) -> Format | None:
     head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:512]
     if head.startswith((b"{", b"[")):
         return "json"
-    if head.startswith(b"ISA"):
+    if head.startswith((b"ISA", b"ST*", b"\xc9\xe2\xc1")):  # b"\xc9\xe2\xc1": "ISA" in EBCDIC
         return "x12"
     if head.startswith((b"UNA", b"UNB", b"UNH")):
         return "edifact"
@@ -82,7 +83,49 @@ def default_registry() -> CodecRegistry:
     from wharf.codecs.cxml import CxmlCodec
     from wharf.codecs.edifact import EdifactCodec
     from wharf.codecs.ubl import UblCodec
+    from wharf.codecs.x12 import X12Codec
 
     return CodecRegistry(
-        [CanonicalJsonCodec(), CsvCodec(), CxmlCodec(), UblCodec(), EdifactCodec()]
+        [CanonicalJsonCodec(), CsvCodec(), CxmlCodec(), UblCodec(), EdifactCodec(), X12Codec()]
     )
+
+
+class PartnerCodecs:
+    """The codec for one partner's body: its declarative mapping or X12 overrides, if any.
+
+    A partner whose policy names a ``mapping`` sends its own JSON or CSV dialect; one with
+    ``x12_overrides`` gets an X12 reader that looks for identifiers where that supplier puts
+    them. Built codecs are cached by what they are built from (the mapping file's path and
+    modification time, the overrides), so a policy or mapping change takes effect at once.
+    """
+
+    def __init__(self, registry: CodecRegistry, policies_dir: str | Path) -> None:
+        self._registry = registry
+        self._dir = Path(policies_dir)
+        self._cache: dict[tuple[object, ...], Codec] = {}
+
+    def get(self, partner: Partner, fmt: Format) -> Codec:
+        if partner.mapping is not None and fmt in ("json", "csv"):
+            path = self._dir / partner.mapping
+            key: tuple[object, ...] = ("mapping", str(path), path.stat().st_mtime_ns)
+            if key not in self._cache:
+                self._cache[key] = _mapped_codec(path)
+            codec = self._cache[key]
+            if codec.format == fmt:
+                return codec
+        if partner.x12_overrides and fmt == "x12":
+            key = ("x12", tuple(sorted(partner.x12_overrides.items())))
+            if key not in self._cache:
+                from wharf.codecs.x12 import X12Codec
+
+                self._cache[key] = X12Codec(overrides=partner.x12_overrides)
+            return self._cache[key]
+        return self._registry.get(fmt)
+
+
+def _mapped_codec(path: Path) -> Codec:
+    from wharf.codecs.csv_flat import CsvCodec
+    from wharf.codecs.mapping import MappedJsonCodec, load_mapping
+
+    mapping = load_mapping(path)
+    return CsvCodec(mapping) if mapping.spec.input == "csv" else MappedJsonCodec(mapping)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from starlette.types import Scope
 
     from wharf.policies import Partner, PolicySet
+    from wharf.security.revocation import RevocationList
 
 __all__ = ("Authenticator", "certificate_from_pem")
 
@@ -51,8 +52,10 @@ class Authenticator:
         trusted_proxies: Iterable[str] = (),
         client_cert_header: str = "x-forwarded-client-cert",
         trust_anchors: Sequence[x509.Certificate] = (),
+        revocations: Callable[[], RevocationList] | None = None,
     ) -> None:
         self._policies = policies
+        self._revocations = revocations
         self._trusted = frozenset(trusted_proxies)
         self._header = client_cert_header.lower().encode("latin-1")
         self._store = Store(list(trust_anchors)) if trust_anchors else None
@@ -88,13 +91,21 @@ class Authenticator:
         return certificate_from_pem(pem)
 
     def partner(self, scope: Scope) -> Partner:
-        """The partner whose certificate this is; 401 without one, 403 for an unknown one."""
+        """The partner whose certificate this is (see :meth:`identify`)."""
+        return self.identify(scope)[0]
+
+    def identify(self, scope: Scope) -> tuple[Partner, CertificateInfo]:
+        """The request's partner and certificate under the policy in force now.
+
+        401 without a certificate, or for a revoked, expired or not-yet-valid one; 403 for a
+        certificate no partner owns and for a suspended partner.
+        """
         cert = self.certificate(scope)
         if cert is None:
             raise AuthError("a client certificate is required", status=401, title="Unauthenticated")
-        partner = self._policies().partner_for(cert)
-        if partner is None:
-            raise AuthError(f"certificate {cert.fingerprint} ({cert.subject}) is not registered")
-        if partner.suspended:
-            raise AuthError(f"partner {partner.id} is suspended")
-        return partner
+        if self._revocations is not None and self._revocations().is_revoked(cert.serial):
+            raise AuthError(
+                f"certificate {cert.fingerprint} (serial {cert.serial:x}) is revoked",
+                status=401, title="Unauthenticated",
+            )
+        return self._policies().identify(cert), cert

@@ -25,11 +25,20 @@ ReadinessCheck = Callable[[], Awaitable[Mapping[str, bool]]]
 
 
 class InternalApi:
-    """Endpoints for operations; ``readiness`` reports each named check."""
+    """Endpoints for operations; ``readiness`` reports each named check (all must pass),
+    ``informational`` what operators should see but must not take the instance out of service
+    (a rejected policy reload, for one)."""
 
-    def __init__(self, *, traces: TraceStore, readiness: ReadinessCheck) -> None:
+    def __init__(
+        self,
+        *,
+        traces: TraceStore,
+        readiness: ReadinessCheck,
+        informational: Callable[[], Mapping[str, object]] = dict,
+    ) -> None:
         self._traces = traces
         self._readiness = readiness
+        self._informational = informational
 
     async def healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -38,7 +47,8 @@ class InternalApi:
         checks = dict(await self._readiness())
         ready = all(checks.values())
         return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": checks},
+            {"status": "ready" if ready else "not ready", "checks": checks,
+             "info": dict(self._informational())},
             status_code=200 if ready else 503,
         )
 

@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, get_args
 
 import msgspec
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from wharf.errors import AuthError, DocumentError, NotRouted, PayloadTooLarge
+from wharf.gateway.guard import GUARD_HANDLERS, RateLimitHeaders
 from wharf.gateway.intake import (
     Intake,
     Unavailable,
@@ -23,20 +25,24 @@ from wharf.gateway.intake import (
     part_key,
     request_key,
 )
+from wharf.gateway.oauth import BEARER_ERROR_HANDLERS
 from wharf.gateway.problems import EXCEPTION_HANDLERS, MEDIA_TYPE, PROBLEM_BASE, Problem, problem
 from wharf.model import DocType, doc_type_of
 from wharf.model.schema import json_schema
+from wharf.security.tokens import TRACES_READ, required_scope, required_scopes
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from starlette.requests import Request
 
     from wharf.codecs import CodecRegistry, Decoded, Part, Reply
-    from wharf.gateway.identity import Authenticator
+    from wharf.codecs.registry import PartnerCodecs
+    from wharf.gateway.guard import Guard
     from wharf.gateway.receipts import Receipt, ReceiptStore
     from wharf.observability.tracestore import TraceStore
     from wharf.policies import Partner
+    from wharf.policies.model import Format
 
 __all__ = ("ALIASES", "PartnerApi", "create_partner_app")
 
@@ -112,16 +118,18 @@ class PartnerApi:
     def __init__(
         self,
         *,
-        authenticator: Authenticator,
+        guard: Guard,
         intake: Intake,
         codecs: CodecRegistry,
+        partner_codecs: PartnerCodecs,
         traces: TraceStore,
         receipts: ReceiptStore,
         max_body_bytes: int,
     ) -> None:
-        self._auth = authenticator
+        self._guard = guard
         self._intake = intake
         self._codecs = codecs
+        self._partner_codecs = partner_codecs
         self._traces = traces
         self._receipts = receipts
         self._max_body = max_body_bytes
@@ -142,7 +150,10 @@ class PartnerApi:
 
     def submit_endpoint(self, doc_type: DocType | None) -> Callable[[Request], object]:
         async def submit(request: Request) -> Response:
-            partner = self._auth.partner(request.scope)
+            caller = await self._guard.enter(request)
+            partner = caller.partner
+            if doc_type is not None:
+                await self._guard.require(request, caller, required_scope(doc_type))
             key = request.headers.get("idempotency-key")
             if key is not None and not (0 < len(key) <= _MAX_KEY and key.isprintable()):
                 return problem(
@@ -152,9 +163,23 @@ class PartnerApi:
             content_type = request.headers.get("content-type", "")
             body = await self._body(request, partner)
             fmt = self._codecs.detect(content_type, body)
-            if fmt not in partner.formats:
+            if not partner.accepts(fmt):
                 raise AuthError(f"partner {partner.id} may not send {fmt} documents")
-            decoded = self._codecs.get(fmt).decode(body, doc_type=doc_type)
+            codec = self._partner_codecs.get(partner, fmt)
+            try:
+                decoded = codec.decode(body, doc_type=doc_type)
+            except DocumentError as exc:
+                # Formats with their own error answer (cXML Response) use it; others problem+json.
+                error_reply = getattr(codec, "error_reply", None)
+                if error_reply is None:
+                    raise
+                reply: Reply = error_reply(exc)
+                return Response(reply.body, status_code=exc.status, media_type=reply.media_type)
+            # Each contained document needs its own scope (an X12 interchange may mix types).
+            types = {doc_type_of(d) for d in decoded.documents}
+            if types:
+                await self._guard.require(request, caller, required_scopes(types))
+            await self._guard.charge(request, partner, "documents", max(1, len(decoded.parts)))
             try:
                 outcome = await self._accept(request, partner, fmt, body, key, decoded)
             except Unavailable as exc:
@@ -168,7 +193,7 @@ class PartnerApi:
         self,
         request: Request,
         partner: Partner,
-        fmt: str,
+        fmt: Format,
         body: bytes,
         key: str | None,
         decoded: Decoded,
@@ -184,6 +209,12 @@ class PartnerApi:
             if document is not None and not partner.routes.get(doc_type_of(document)):
                 error = NotRouted(
                     f"partner {partner.id} has no route for {doc_type_of(document)} documents"
+                )
+            version = document.source.version if document and document.source else None
+            if document is not None and fmt != "json" and not partner.accepts(fmt, version):
+                error = DocumentError(
+                    f"partner {partner.id} may not send {fmt} version {version}; "
+                    f"its policy allows {', '.join(partner.versions.get(fmt, []))}"
                 )
             if error is not None or document is None:
                 assert error is not None
@@ -242,7 +273,9 @@ class PartnerApi:
         return JSONResponse(answer, status_code=202, headers=headers)
 
     async def trace(self, request: Request) -> Response:
-        partner = self._auth.partner(request.scope)
+        caller = await self._guard.enter(request)
+        await self._guard.require(request, caller, TRACES_READ)
+        partner = caller.partner
         correlation_id = request.path_params["correlation_id"]
         trace = await self._traces.get(correlation_id)
         if trace is not None and trace.partner == partner.id:
@@ -258,16 +291,17 @@ class PartnerApi:
         return problem(404, "not-found", "Not found", "no such trace")
 
     async def schema(self, request: Request) -> Response:
-        self._auth.partner(request.scope)
+        await self._guard.enter(request)
         name = request.path_params["doc_type"]
         if name not in get_args(DocType):
             return problem(404, "not-found", "Not found", f"no document type {name!r}")
         return JSONResponse(json_schema(name), media_type="application/schema+json")
 
 
-def create_partner_app(api: PartnerApi) -> Starlette:
-    """The ASGI app for the partner listener."""
-    routes = [
+def create_partner_app(api: PartnerApi, *, oauth: Sequence[BaseRoute] = ()) -> Starlette:
+    """The ASGI app for the partner listener (``oauth``: the token endpoint and JWKS)."""
+    routes: list[BaseRoute] = [
+        *oauth,
         Route("/v1/documents", api.submit_endpoint(None), methods=["POST"]),
         *(
             Route(f"/v1/{alias}", api.submit_endpoint(doc_type), methods=["POST"])
@@ -276,4 +310,7 @@ def create_partner_app(api: PartnerApi) -> Starlette:
         Route("/v1/traces/{correlation_id}", api.trace, methods=["GET"], name="partner_trace"),
         Route("/v1/schemas/{doc_type}", api.schema, methods=["GET"]),
     ]
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
+    handlers = {**EXCEPTION_HANDLERS, **BEARER_ERROR_HANDLERS, **GUARD_HANDLERS}
+    return Starlette(
+        routes=routes, exception_handlers=handlers, middleware=[Middleware(RateLimitHeaders)]
+    )
