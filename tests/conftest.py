@@ -27,7 +27,7 @@ from wharf.settings import load_settings
 if TYPE_CHECKING:
     from pathlib import Path
 
-PARTNERS = ("acme", "globex", "stranger")
+PARTNERS = ("acme", "globex", "initech", "stranger")
 
 
 @pytest.fixture(scope="session")
@@ -151,11 +151,27 @@ ship_notice = ["wms.receipts.expected"]
 """
 
 
+INITECH_POLICY = f"""
+name = "Initech EDI and XML"
+identifiers = ["INITECH"]
+formats = ["json", "x12", "edifact", "cxml", "ubl", "csv"]
+scopes = [{ALL_WRITE_SCOPES}]
+[[certificates]]
+subject = "CN=initech,O=Wharf dev PKI"
+[routes]
+ship_notice = ["wms.receipts.expected"]
+invoice = ["ap.invoice.received"]
+acknowledgment = ["erp.purchasing.ack"]
+inventory_advice = ["planning.inventory.availability"]
+"""
+
+
 @pytest.fixture
 def policies_dir(tmp_path: Path, pki: Pki) -> Path:
     directory = tmp_path / "policies"
     directory.mkdir()
     (directory / "acme.toml").write_text(ACME_POLICY)
+    (directory / "initech.toml").write_text(INITECH_POLICY)
     (directory / "globex.toml").write_text(
         GLOBEX_POLICY.format(fingerprint=pki.clients["globex"].fingerprint)
     )

@@ -121,7 +121,7 @@ class Pipeline:
 
     def _validate(self, partner: Partner, d: Delivery, document: Document) -> None:
         claimed = document.supplier.id
-        if claimed is not None and claimed != partner.id:
+        if claimed is not None and not partner.is_self(claimed):
             raise PermanentError(
                 f"document names supplier {claimed!r} but was sent by partner {partner.id!r}",
                 step="validate",

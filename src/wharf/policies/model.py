@@ -216,6 +216,11 @@ class Partner(_Policy, frozen=True):
     """The ``client_id`` for the token endpoint; defaults to the partner id."""
     scopes: list[Scope] = msgspec.field(default_factory=list)
     """Granted OAuth scopes; none by default (least privilege)."""
+    identifiers: list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]] = (
+        msgspec.field(default_factory=list)
+    )
+    """Other ids this supplier names itself by in its documents (X12 ISA06/GS02 sender id,
+    EDIFACT UNB sender, GLN, D-U-N-S): a document naming any other supplier is refused."""
     rate_limit: RateLimit | None = None
     """Requests and documents per window; ``None`` leaves the gateway's default."""
     formats: list[Format] = msgspec.field(default_factory=lambda: ["json"])
@@ -252,6 +257,11 @@ class Partner(_Policy, frozen=True):
     def client_id(self) -> str:
         """The OAuth client id (``oauth_client_id``, which defaults to the partner id)."""
         return self.oauth_client_id or self.id
+
+    def is_self(self, supplier_id: str) -> bool:
+        """True when a document's supplier id names this partner (its id or an identifier)."""
+        claimed = supplier_id.strip().casefold()
+        return claimed == self.id or claimed in {i.strip().casefold() for i in self.identifiers}
 
     def subjects(self, doc_type: DocType) -> list[str]:
         """The NATS subjects a document type is posted to."""
