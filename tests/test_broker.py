@@ -16,6 +16,7 @@ from wharf.broker.subjects import EVT_STREAM
 from wharf.observability.events import EventData, EventEmitter, EventName
 from wharf.observability.projection import TraceProjection
 from wharf.observability.tracestore import TraceStore
+from wharf.security.sealing import Sealer
 from wharf.settings import EmbeddedNatsSettings, StreamSettings
 from wharf.storage import Database
 
@@ -83,7 +84,7 @@ async def emit(js: JetStreamContext, *names: EventName) -> None:
 async def project_until_caught_up(js: JetStreamContext, db_path: Path) -> list[str]:
     db = await Database.open(db_path)
     try:
-        store = await TraceStore.open(db)
+        store = await TraceStore.open(db, Sealer({"test": bytes(range(32))}, "test"))
         async with anyio.create_task_group() as tg:
             await tg.start(TraceProjection(js, store, fetch_timeout=0.2).run)
             tg.cancel_scope.cancel()

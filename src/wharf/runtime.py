@@ -55,6 +55,7 @@ from wharf.policies import PolicySet, PolicyStore
 from wharf.security.keyring import KeyRing
 from wharf.security.ratelimit import RateLimiter
 from wharf.security.revocation import RevocationStore
+from wharf.security.sealing import Sealer
 from wharf.security.tokens import TokenService
 from wharf.settings import Settings
 from wharf.storage import Database
@@ -77,6 +78,7 @@ class Runtime(msgspec.Struct, kw_only=True):
     internal_url: str
     pki: ServerPki
     policies: PolicyStore
+    revocations: RevocationStore
     nc: Client
     js: JetStreamContext
     traces: TraceStore
@@ -118,7 +120,7 @@ async def run(
         try:
             await ensure_streams(js, settings.streams)
             db = await Database.open(settings.storage.database)
-            traces = await TraceStore.open(db)
+            traces = await TraceStore.open(db, Sealer.from_settings(settings.sealing))
             receipts = await ReceiptStore.open(db)
             ledger = await EffectsLedger.open(db)
             stop = anyio.Event()
@@ -286,7 +288,7 @@ async def _start(
     )
     partner_api = PartnerApi(
         guard=guard,
-        intake=Intake(js, receipts, events, max_payload=nc.max_payload,
+        intake=Intake(js, receipts, events, traces, max_payload=nc.max_payload,
                       timeout=settings.nats.publish_timeout),
         codecs=codecs, partner_codecs=PartnerCodecs(codecs, settings.policies.dir),
         traces=traces, receipts=receipts,
@@ -307,6 +309,6 @@ async def _start(
         settings=settings, nats_url=url,
         partner_url=f"https://{gw.partner.host}:{partner_port}",
         internal_url=f"http://{gw.internal.host}:{internal_port}",
-        pki=pki, policies=policies, nc=nc, js=js, traces=traces, ledger=ledger,
+        pki=pki, policies=policies, revocations=revocations, nc=nc, js=js, traces=traces, ledger=ledger,
         supervisor=supervisor, projection=projection, stop=stop,
     )

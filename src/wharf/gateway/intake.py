@@ -30,11 +30,13 @@ from wharf.errors import IdempotencyConflict, PayloadTooLarge, WharfError
 from wharf.gateway.receipts import Receipt, ReceiptStore
 from wharf.model import Document, doc_type_of, encode_document
 from wharf.observability.events import EventData, EventEmitter
+from wharf.observability.tracestore import Payload
 
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
 
     from wharf.codecs import Reply
+    from wharf.observability.tracestore import TraceStore
     from wharf.policies import Partner
 
 __all__ = (
@@ -78,6 +80,7 @@ class Intake:
         js: JetStreamContext,
         receipts: ReceiptStore,
         events: EventEmitter,
+        payloads: TraceStore,
         *,
         max_payload: int,
         timeout: float = 10.0,
@@ -85,6 +88,7 @@ class Intake:
         self._js = js
         self._receipts = receipts
         self._events = events
+        self._payloads = payloads
         self._max_payload = max_payload
         self._timeout = timeout
 
@@ -106,7 +110,8 @@ class Intake:
         request_sha256: str,
         fmt: str,
         source: str | None,
-        size: int,
+        raw: bytes,
+        media_type: str,
         traceparent: str,
     ) -> tuple[Receipt, bool]:
         """Accept one document under its own idempotency ``key``; return its receipt and
@@ -148,6 +153,9 @@ class Intake:
         )
         try:
             receipt = await self._receipts.put(receipt)
+            await self._payloads.put_payload(
+                correlation_id, Payload(media_type=media_type, raw=raw, canonical=body)
+            )
         except aiosqlite.Error:
             # The document is safe in JetStream; a retry within the duplicate window is
             # still deduplicated by Nats-Msg-Id. Log and answer.
@@ -158,7 +166,7 @@ class Intake:
             await self._events.emit(
                 "received", doc_type=doc_type, correlation_id=correlation_id,
                 partner=partner.id, traceparent=traceparent, time=received_at,
-                data=EventData(document_id=document.document_id, size=size, format=fmt,
+                data=EventData(document_id=document.document_id, size=len(raw), format=fmt,
                                source=source),
             )
         except (nats.errors.Error, APIError) as exc:

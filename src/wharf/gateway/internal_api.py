@@ -53,10 +53,22 @@ class InternalApi:
         )
 
     async def trace(self, request: Request) -> Response:
-        trace = await self._traces.get(request.path_params["correlation_id"])
+        """A document's timeline; with ``?payload=true`` also what the partner sent (as text)
+        and its canonical JSON."""
+        correlation_id = request.path_params["correlation_id"]
+        trace = await self._traces.get(correlation_id)
         if trace is None:
             return problem(404, "not-found", "Not found", "no such trace")
-        return Response(_encode(trace), media_type="application/json")
+        body = msgspec.to_builtins(trace)
+        if request.query_params.get("payload") in ("1", "true"):
+            payload = await self._traces.payload(correlation_id)
+            if payload is not None:
+                body["payload"] = {
+                    "media_type": payload.media_type,
+                    "raw": payload.raw.decode("utf-8", "replace"),
+                    "canonical": msgspec.json.decode(payload.canonical),
+                }
+        return Response(_encode(body), media_type="application/json")
 
 
 def create_internal_app(api: InternalApi) -> Starlette:

@@ -223,7 +223,8 @@ class PartnerApi:
             receipt, _ = await self._intake.submit(
                 partner, document, key=part_key(request_key_, index), request_sha256=digest,
                 fmt=fmt, source=part.where if len(decoded.parts) > 1 or fmt != "json" else None,
-                size=len(body), traceparent=traceparent,
+                raw=body, media_type=request.headers.get("content-type", "application/json"),
+                traceparent=traceparent,
             )
             outcome.accepted.append((part, receipt))
         if decoded.reply is not None and decoded.reply.kind != "cxml-response":

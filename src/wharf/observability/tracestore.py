@@ -3,6 +3,10 @@
 Rows are keyed by the event's stream sequence, and the projection's position is written in
 the same transaction as the rows it covers, so a restart resumes exactly where it stopped:
 nothing is skipped and nothing is stored twice.
+
+Event data (which may name purchase orders, items and amounts in error texts) is sealed with
+AES-GCM (:class:`~wharf.security.sealing.Sealer`), bound to its row; so are the payloads
+(the partner's bytes and their canonical JSON) that the trace shows to operators.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from wharf.observability.events import Event, EventData
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from wharf.security.sealing import Sealer
     from wharf.storage import Database
 
-__all__ = ("Trace", "TraceEntry", "TraceStore")
+__all__ = ("Payload", "Trace", "TraceEntry", "TraceStore")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS trace_events (
@@ -36,6 +41,12 @@ CREATE TABLE IF NOT EXISTS trace_events (
     data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS trace_events_by_correlation ON trace_events (correlation_id, seq);
+CREATE TABLE IF NOT EXISTS payloads (
+    correlation_id TEXT PRIMARY KEY,
+    media_type TEXT NOT NULL,
+    raw BLOB NOT NULL,
+    canonical BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS projection_offsets (
     name TEXT PRIMARY KEY,
     seq INTEGER NOT NULL
@@ -87,17 +98,34 @@ class Trace(msgspec.Struct, frozen=True, kw_only=True):
     events: list[TraceEntry]
 
 
+def _event_context(seq: int) -> bytes:
+    return f"trace_events:{seq}".encode()
+
+
+def _payload_context(correlation_id: str, part: str) -> bytes:
+    return f"payloads:{correlation_id}:{part}".encode()
+
+
+class Payload(msgspec.Struct, frozen=True, kw_only=True):
+    """What the partner sent for one document, and what Wharf made of it."""
+
+    media_type: str
+    raw: bytes
+    canonical: bytes
+
+
 class TraceStore:
     """Reads and writes the projected events."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
         self._db = db
+        self._sealer = sealer
         self._changed = anyio.Event()
 
     @classmethod
-    async def open(cls, db: Database) -> TraceStore:
+    async def open(cls, db: Database, sealer: Sealer) -> TraceStore:
         await db.migrate(SCHEMA)
-        return cls(db)
+        return cls(db, sealer)
 
     async def position(self) -> int:
         """Stream sequence of the last event applied (0 before the first)."""
@@ -113,7 +141,8 @@ class TraceStore:
         rows = [
             (
                 seq, e.id, e.correlation_id, e.partner, e.doc_type, e.name,
-                e.time.isoformat(), e.subject, e.traceparent, _encode(e.data),
+                e.time.isoformat(), e.subject, e.traceparent,
+                self._sealer.seal(_encode(e.data), context=_event_context(seq)),
             )
             for seq, e in batch
         ]
@@ -129,6 +158,34 @@ class TraceStore:
         self._changed.set()
         self._changed = anyio.Event()
 
+    async def put_payload(self, correlation_id: str, payload: Payload) -> None:
+        """Keep a document's payload (sealed); the first one stored for an id stays."""
+        await self._db.execute(
+            "INSERT OR IGNORE INTO payloads VALUES (?, ?, ?, ?)",
+            (
+                correlation_id, payload.media_type,
+                self._sealer.seal(payload.raw, context=_payload_context(correlation_id, "raw")),
+                self._sealer.seal(
+                    payload.canonical, context=_payload_context(correlation_id, "canonical")
+                ),
+            ),
+        )
+
+    async def payload(self, correlation_id: str) -> Payload | None:
+        row = await self._db.fetchone(
+            "SELECT media_type, raw, canonical FROM payloads WHERE correlation_id = ?",
+            (correlation_id,),
+        )
+        if row is None:
+            return None
+        return Payload(
+            media_type=row[0],
+            raw=self._sealer.open(row[1], context=_payload_context(correlation_id, "raw")),
+            canonical=self._sealer.open(
+                row[2], context=_payload_context(correlation_id, "canonical")
+            ),
+        )
+
     async def wait_changed(self) -> None:
         """Return after the next batch is applied (callers bound this with a deadline)."""
         await self._changed.wait()
@@ -136,7 +193,7 @@ class TraceStore:
     async def get(self, correlation_id: str) -> Trace | None:
         """The timeline of one document, or None if no event of it was projected yet."""
         rows = await self._db.fetchall(
-            "SELECT partner, doc_type, name, time, subject, traceparent, data "
+            "SELECT seq, partner, doc_type, name, time, subject, traceparent, data "
             "FROM trace_events WHERE correlation_id = ? ORDER BY time, seq",
             (correlation_id,),
         )
@@ -145,8 +202,8 @@ class TraceStore:
         entries: list[TraceEntry] = []
         status = "received"
         traceparent: str | None = None
-        for _, _, name, time, subject, parent, data in rows:
-            d = _decode_data(data)
+        for seq, _, _, name, time, subject, parent, data in rows:
+            d = _decode_data(self._sealer.open(data, context=_event_context(seq)))
             entries.append(
                 TraceEntry(
                     event=name, time=dt.datetime.fromisoformat(time), subject=subject,
@@ -159,6 +216,6 @@ class TraceStore:
             traceparent = traceparent or parent
         first = rows[0]
         return Trace(
-            correlation_id=correlation_id, partner=first[0], doc_type=first[1],
+            correlation_id=correlation_id, partner=first[1], doc_type=first[2],
             status=status, traceparent=traceparent, events=entries,
         )
