@@ -114,3 +114,24 @@ async def test_projection_resumes_from_its_position_after_a_restart(
         ]
     finally:
         await nc.close()
+
+
+async def test_embedded_store_encrypted_at_rest(tmp_path: Path) -> None:
+    store = tmp_path / "nats"
+    settings = EmbeddedNatsSettings(port=0, store_dir=str(store), encryption_key="s3cret-key")
+    secret = b"PO-4711-IN-THE-STREAM"
+    async with anyio.create_task_group() as tg:
+        url: str = await tg.start(EmbeddedNats(settings).run)
+        nc = await nats.connect(url)
+        try:
+            js = nc.jetstream()
+            await js.add_stream(name="SEALED", subjects=["sealed.>"])
+            await js.publish("sealed.one", secret)
+            assert (await js.get_msg("SEALED", 1)).data == secret
+        finally:
+            await nc.close()
+        tg.cancel_scope.cancel()
+    assert (store / "nats-server.conf").stat().st_mode & 0o077 == 0
+    stored = [p for p in (store / "jetstream").rglob("*") if p.is_file()]
+    assert stored
+    assert not any(secret in p.read_bytes() for p in stored)

@@ -13,6 +13,7 @@ Every error Wharf raises on purpose derives from :class:`WharfError`::
     │   ├── NotRouted          the partner's policy routes this document type nowhere
     │   ├── IdempotencyConflict  an Idempotency-Key reused with a different body
     │   ├── UnsupportedMediaType
+    │   ├── RequestTimeout
     │   └── PayloadTooLarge
     └── StepError              a pipeline step failed for one document
         ├── TransientError     worth retrying (target down, timeout)
@@ -36,6 +37,7 @@ __all__ = (
     "PermanentError",
     "PkiError",
     "PolicyError",
+    "RequestTimeout",
     "StepError",
     "TransientError",
     "UnsupportedMediaType",
@@ -144,6 +146,13 @@ class UnsupportedMediaType(DocumentError):
 
     status = 415
     title = "Unsupported media type"
+
+
+class RequestTimeout(DocumentError):
+    """Raised when a client does not send its body within the gateway's time limit."""
+
+    status = 408
+    title = "Request timeout"
 
 
 class PayloadTooLarge(DocumentError):

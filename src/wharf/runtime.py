@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
+import anyio.to_thread
 import httpx
 import msgspec
 from nats.aio.client import Client
@@ -48,10 +49,12 @@ from wharf.gateway.guard import Guard
 from wharf.gateway.oauth import ClientGrant, OAuthEndpoints, TokenEvent
 from wharf.observability.audit import AuditKind, AuditLog
 from wharf.observability.events import EventEmitter
+from wharf.observability.metrics import Metrics
 from wharf.observability.projection import TraceProjection
 from wharf.observability.tracestore import TraceStore
 from wharf.pki import ServerPki, ensure_server_pki, load_certificates
 from wharf.policies import PolicySet, PolicyStore
+from wharf.policies.expiry import ExpiringCertificate, expiring_certificates
 from wharf.security.keyring import KeyRing
 from wharf.security.ratelimit import RateLimiter
 from wharf.security.revocation import RevocationStore
@@ -62,7 +65,7 @@ from wharf.storage import Database
 
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 __all__ = ("Runtime", "run")
 
@@ -154,6 +157,32 @@ async def _maintain_keys(keyring: KeyRing, interval: float = 60.0) -> None:
             keyring.maintain()
         except WharfError as exc:
             log.error("signing keys: %s", exc)
+        await anyio.sleep(interval)
+
+
+async def _warn_expiring(
+    expiring: Callable[[float], list[ExpiringCertificate]],
+    days: float,
+    audit: AuditLog,
+    interval: float = 3600.0,
+) -> None:
+    """Hourly: log and audit every partner certificate (or grant) that ends within ``days``."""
+    while True:
+        try:
+            soon = await anyio.to_thread.run_sync(expiring, days)
+        except WharfError as exc:
+            log.warning("cannot check certificate expiry: %s", exc)
+            soon = []
+        for cert in soon:
+            log.warning(
+                "certificate %s of partner %s ends %s (%.1f days)", cert.fingerprint,
+                cert.partner or "-", cert.not_after.isoformat(), cert.days_left,
+            )
+            await audit.record(
+                "certificate_expiring", outcome="warning", partner=cert.partner,
+                detail={"fingerprint": cert.fingerprint, "not_after": cert.not_after.isoformat(),
+                        "reason": cert.reason, "file": cert.file},
+            )
         await anyio.sleep(interval)
 
 
@@ -270,9 +299,16 @@ async def _start(
         trust_anchors=anchors,
         revocations=revocations.current,
     )
+    metrics = Metrics()
+
+    def expiring(days: float) -> list[ExpiringCertificate]:
+        return expiring_certificates(policies.current(), [settings.pki.dir], days)
+
+    metrics.watch(policies, revocations, lambda: expiring(settings.pki.expiry_warning_days * 3))
+    tg.start_soon(_warn_expiring, expiring, settings.pki.expiry_warning_days, audit)
     guard = Guard(
         authenticator=authenticator, tokens=tokens, limiter=limiter,
-        default_limit=settings.gateway.rate_limit, audit=audit,
+        default_limit=settings.gateway.rate_limit, audit=audit, metrics=metrics,
     )
 
     async def token_audit(event: TokenEvent) -> None:
@@ -293,8 +329,11 @@ async def _start(
         codecs=codecs, partner_codecs=PartnerCodecs(codecs, settings.policies.dir),
         traces=traces, receipts=receipts,
         max_body_bytes=settings.gateway.max_body_bytes,
+        body_timeout=settings.gateway.body_timeout, metrics=metrics,
     )
-    internal_api = InternalApi(traces=traces, readiness=readiness, informational=informational)
+    internal_api = InternalApi(
+        traces=traces, readiness=readiness, informational=informational, metrics=metrics
+    )
     gw = settings.gateway
     partner_port = await tg.start(
         lambda *, task_status: serve(create_partner_app(partner_api, oauth=oauth.routes()),

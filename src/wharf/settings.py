@@ -64,6 +64,11 @@ class EmbeddedNatsSettings(_Section, frozen=True):
     """Seconds to wait for the server to report readiness."""
     sync_always: bool = False
     """Fsync every write (``sync_interval: always``): slower, survives power loss."""
+    encryption_key: str | None = None
+    """Encrypt the JetStream store at rest with this key (nats-server's own encryption;
+    set it from the environment, ``WHARF_NATS__EMBEDDED__ENCRYPTION_KEY``). Changing or
+    losing it makes the existing store unreadable."""
+    cipher: Literal["chachapoly", "aes"] = "chachapoly"
 
 
 class NatsSettings(_Section, frozen=True):
@@ -105,6 +110,9 @@ class PkiSettings(_Section, frozen=True):
     """Server certificate (default: <dir>/server.pem, created if missing)."""
     server_key: str | None = None
     server_names: list[str] = msgspec.field(default_factory=lambda: ["127.0.0.1", "localhost"])
+    expiry_warning_days: float = 30.0
+    """Certificates (and policy grants) ending within this many days are warned about hourly,
+    audited, and reported by ``wharf certs expiring``."""
 
 
 class ListenerSettings(_Section, frozen=True):
@@ -125,6 +133,8 @@ class GatewaySettings(_Section, frozen=True):
     )
     max_body_bytes: int = 1_048_576
     """Default request body limit; a partner policy may lower or raise it."""
+    body_timeout: float = 30.0
+    """Seconds a client has to send its whole body (slow clients get 408)."""
     trusted_proxies: list[str] = msgspec.field(default_factory=list)
     """Peer addresses allowed to forward the client certificate in a header."""
     client_cert_header: str = "x-forwarded-client-cert"

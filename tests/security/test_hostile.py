@@ -377,3 +377,40 @@ async def test_auth_failures_and_token_issuance_are_audited_without_secrets(
     assert [r["partner"] for r in issued] == ["acme"]
     assert token not in text
     assert token.split(".")[2] not in text, "not even the signature"
+
+
+async def test_a_slow_body_gets_408(make_wharf: WharfFactory, pki: Pki) -> None:
+    async with make_wharf(gateway__body_timeout="0.5") as wharf:
+        async with httpx.AsyncClient(base_url=wharf.partner_url, verify=pki.context("acme")) as c:
+            token = await token_for(c)
+        url = httpx.URL(wharf.partner_url)
+        assert url.port is not None
+        stream = await anyio.connect_tcp(
+            url.host, url.port, ssl_context=pki.context("acme"), tls_standard_compatible=False
+        )
+        async with stream:
+            head = (
+                "POST /v1/ship-notices HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+                "Content-Length: 1000\r\n\r\n"
+            )
+            await stream.send(head.encode() + b'{"doc_type": "ship_notice", ')  # then nothing
+            with anyio.fail_after(10):
+                answer = await stream.receive()
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+    assert b"application/problem+json" in answer
+
+
+async def test_metrics_show_policy_state_refusals_and_certificate_expiry(
+    make_wharf: WharfFactory, pki: Pki
+) -> None:
+    async with make_wharf(pki__expiry_warning_days="200") as wharf:
+        async with httpx.AsyncClient(base_url=wharf.partner_url, verify=pki.context("stranger")) as c:
+            assert (await c.get("/v1/schemas/ship_notice")).status_code == 403
+        async with httpx.AsyncClient(base_url=wharf.internal_url) as ops:
+            text = (await ops.get("/metrics")).text
+    assert "wharf_policy_generation 1.0" in text
+    assert "wharf_policy_current 1.0" in text
+    assert 'wharf_auth_failures_total{status="403"} 1.0' in text
+    fingerprint = pki.clients["globex"].fingerprint
+    assert f'wharf_certificate_days_left{{fingerprint="{fingerprint}",partner="globex"' in text

@@ -10,6 +10,7 @@ if it does not stop within a deadline, SIGKILL.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import signal
@@ -54,11 +55,16 @@ def nats_server_binary() -> str:
 
 
 def _config_text(settings: EmbeddedNatsSettings, port: int, store: Path) -> str:
-    sync = "\n  sync_interval: always" if settings.sync_always else ""
+    extra = ""
+    if settings.sync_always:
+        extra += "\n  sync_interval: always"
+    if settings.encryption_key:
+        key = settings.encryption_key.replace("\\", "\\\\").replace('"', '\\"')
+        extra += f'\n  cipher: {settings.cipher}\n  key: "{key}"'
     return (
         f"listen: {settings.host}:{port if port else -1}\n"
         f"max_payload: {_MAX_PAYLOAD}\n"
-        f'jetstream {{\n  store_dir: "{store}"{sync}\n}}\n'
+        f'jetstream {{\n  store_dir: "{store}"{extra}\n}}\n'
     )
 
 
@@ -79,7 +85,11 @@ class EmbeddedNats:
         restarts = 0
         while True:
             config = store / "nats-server.conf"
-            config.write_text(_config_text(self._settings, port, store / "jetstream"))
+            # 0600: the file may hold the store's encryption key.
+            fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(_config_text(self._settings, port, store / "jetstream"))
+            config.chmod(0o600)
             process = await anyio.open_process(
                 [nats_server_binary(), "-c", str(config)],
                 stdin=subprocess.DEVNULL,

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from wharf.gateway.identity import Authenticator
     from wharf.observability.audit import AuditLog
+    from wharf.observability.metrics import Metrics
     from wharf.pki import CertificateInfo
     from wharf.policies import Partner
     from wharf.security.ratelimit import Decision, Kind, RateLimit, RateLimiter
@@ -82,8 +83,10 @@ class Guard:
         limiter: RateLimiter | None,
         default_limit: RateLimit,
         audit: AuditLog | None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._auth = authenticator
+        self._metrics = metrics
         self._tokens = tokens
         self._limiter = limiter
         self._default_limit = default_limit
@@ -119,6 +122,8 @@ class Guard:
         decision = await self._limiter.take(partner.id, limit, kind, cost)
         request.scope.setdefault(_DECISIONS, []).append(decision)
         if not decision.allowed:
+            if self._metrics is not None:
+                self._metrics.rate_limited.labels(partner.id, kind).inc()
             if self._audit is not None:
                 await self._audit.record(
                     "auth_failure", outcome="rate_limited", partner=partner.id, peer=_peer(request),
@@ -127,6 +132,8 @@ class Guard:
             raise RateLimited(decision)
 
     async def failed(self, request: Request, exc: AuthError, partner: Partner | None) -> None:
+        if self._metrics is not None:
+            self._metrics.auth_failures.labels(str(exc.status)).inc()
         if self._audit is None:
             return
         await self._audit.record(

@@ -11,10 +11,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from wharf.gateway.problems import EXCEPTION_HANDLERS, problem
+from wharf.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
+    from wharf.observability.metrics import Metrics
     from wharf.observability.tracestore import TraceStore
 
 __all__ = ("InternalApi", "create_internal_app")
@@ -35,7 +37,9 @@ class InternalApi:
         traces: TraceStore,
         readiness: ReadinessCheck,
         informational: Callable[[], Mapping[str, object]] = dict,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._traces = traces
         self._readiness = readiness
         self._informational = informational
@@ -51,6 +55,11 @@ class InternalApi:
              "info": dict(self._informational())},
             status_code=200 if ready else 503,
         )
+
+    async def metrics(self, request: Request) -> Response:
+        if self._metrics is None:
+            return problem(404, "not-found", "Not found", "metrics are off")
+        return Response(self._metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
     async def trace(self, request: Request) -> Response:
         """A document's timeline; with ``?payload=true`` also what the partner sent (as text)
@@ -76,6 +85,7 @@ def create_internal_app(api: InternalApi) -> Starlette:
     routes = [
         Route("/healthz", api.healthz, methods=["GET"]),
         Route("/readyz", api.readyz, methods=["GET"]),
+        Route("/metrics", api.metrics, methods=["GET"]),
         Route("/internal/v1/traces/{correlation_id}", api.trace, methods=["GET"]),
     ]
     return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)

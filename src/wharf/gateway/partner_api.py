@@ -9,13 +9,14 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, get_args
 
+import anyio
 import msgspec
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from wharf.errors import AuthError, DocumentError, NotRouted, PayloadTooLarge
+from wharf.errors import AuthError, DocumentError, NotRouted, PayloadTooLarge, RequestTimeout
 from wharf.gateway.guard import GUARD_HANDLERS, RateLimitHeaders
 from wharf.gateway.intake import (
     Intake,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from wharf.codecs.registry import PartnerCodecs
     from wharf.gateway.guard import Guard
     from wharf.gateway.receipts import Receipt, ReceiptStore
+    from wharf.observability.metrics import Metrics
     from wharf.observability.tracestore import TraceStore
     from wharf.policies import Partner
     from wharf.policies.model import Format
@@ -125,7 +127,11 @@ class PartnerApi:
         traces: TraceStore,
         receipts: ReceiptStore,
         max_body_bytes: int,
+        body_timeout: float = 30.0,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._body_timeout = body_timeout
+        self._metrics = metrics
         self._guard = guard
         self._intake = intake
         self._codecs = codecs
@@ -141,11 +147,15 @@ class PartnerApi:
             raise PayloadTooLarge(f"the body is {declared} bytes; the limit is {limit}")
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"the body exceeds the limit of {limit} bytes")
-            chunks.append(chunk)
+        # A client that trickles its body would hold a worker forever: bound the whole read.
+        with anyio.move_on_after(self._body_timeout) as scope:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"the body exceeds the limit of {limit} bytes")
+                chunks.append(chunk)
+        if scope.cancelled_caught:
+            raise RequestTimeout(f"the body did not arrive within {self._body_timeout:g} s")
         return b"".join(chunks)
 
     def submit_endpoint(self, doc_type: DocType | None) -> Callable[[Request], object]:
@@ -219,6 +229,8 @@ class PartnerApi:
             if error is not None or document is None:
                 assert error is not None
                 outcome.rejected.append((part, error))
+                if self._metrics is not None:
+                    self._metrics.rejected_parts.labels(partner.id, fmt).inc()
                 continue
             receipt, _ = await self._intake.submit(
                 partner, document, key=part_key(request_key_, index), request_sha256=digest,
@@ -227,6 +239,8 @@ class PartnerApi:
                 traceparent=traceparent,
             )
             outcome.accepted.append((part, receipt))
+            if self._metrics is not None:
+                self._metrics.documents.labels(partner.id, fmt, receipt.doc_type).inc()
         if decoded.reply is not None and decoded.reply.kind != "cxml-response":
             await self._intake.reply(partner, request_key_, decoded.reply)
         return outcome
