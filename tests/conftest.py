@@ -132,6 +132,7 @@ ALL_WRITE_SCOPES = (
 
 ACME_POLICY = f"""
 name = "Acme Industrial Supply"
+validation = "document"
 scopes = [{ALL_WRITE_SCOPES}]
 [[certificates]]
 subject = "CN=acme,O=Wharf dev PKI"
@@ -142,6 +143,7 @@ invoice = ["nowhere.ap.invoice"]
 
 GLOBEX_POLICY = """
 name = "Globex Distribution Parts"
+validation = "document"
 max_body_bytes = 4096
 scopes = ["ship-notices:write", "invoices:write", "traces:read"]
 [[certificates]]
@@ -153,6 +155,7 @@ ship_notice = ["wms.receipts.expected"]
 
 INITECH_POLICY = f"""
 name = "Initech EDI and XML"
+validation = "document"
 identifiers = ["INITECH"]
 formats = ["json", "x12", "edifact", "cxml", "ubl", "csv"]
 scopes = [{ALL_WRITE_SCOPES}]

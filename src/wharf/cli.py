@@ -34,7 +34,7 @@ def _say(text: str = "") -> None:
     sys.stdout.flush()
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, *, demo: bool = False) -> None:
     from wharf.runtime import Runtime, run
 
     async with anyio.create_task_group() as tg:
@@ -53,6 +53,15 @@ async def _serve(settings: Settings) -> None:
         _say(f"  policies            {settings.policies.dir} "
              f"({len(runtime.policies.current().partners)} partners: "
              f"{', '.join(sorted(runtime.policies.current().partners))})")
+        if demo:
+            from wharf.demo import play
+
+            _say("")
+            await play(runtime, _say)
+            _say("")
+            _say(f"  buyer exceptions    {runtime.internal_url}/internal/v1/exceptions")
+            _say("  a trace             .venv/bin/wharf trace <correlation id>")
+            _say(f"  metrics             {runtime.internal_url}/metrics")
         _say("Press Ctrl+C to stop.")
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for _ in signals:
@@ -71,6 +80,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _pki_dir(args: argparse.Namespace) -> tuple[Settings, Path]:
     settings = _settings(args)
     return settings, Path(args.dir or settings.pki.dir)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from wharf.demo import demo_settings
+
+    settings = demo_settings(_settings(args))
+    configure(settings.log_level)
+    anyio.run(lambda: _serve(settings, demo=True), backend="asyncio")
+    return 0
 
 
 def cmd_certs_init(args: argparse.Namespace) -> int:
@@ -147,6 +165,25 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _internal_url(args: argparse.Namespace) -> str:
+    if getattr(args, "url", None):
+        return str(args.url)
+    listener = _settings(args).gateway.internal
+    return f"http://{listener.host}:{listener.port}"
+
+
+def cmd_dlq_list(args: argparse.Namespace) -> int:
+    from wharf.dlq_cli import dlq_list, filters_from
+
+    return dlq_list(_internal_url(args), filters_from(args), sys.stdout)
+
+
+def cmd_dlq_replay(args: argparse.Namespace) -> int:
+    from wharf.dlq_cli import dlq_replay, filters_from
+
+    return dlq_replay(_internal_url(args), filters_from(args), not args.execute, sys.stdout)
+
+
 def cmd_trace(args: argparse.Namespace) -> int:
     settings = _settings(args)
     listener = settings.gateway.internal
@@ -192,6 +229,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="settings file (default: ./wharf.toml if present)")
     serve.set_defaults(func=cmd_serve)
 
+    demo = sub.add_parser("demo", help="serve, plus simulated suppliers trading documents")
+    demo.add_argument("--config", help="settings file (default: ./wharf.toml if present)")
+    demo.set_defaults(func=cmd_demo)
+
     certs = sub.add_parser("certs", help="dev PKI").add_subparsers(dest="certs", required=True)
     init = certs.add_parser("init", help="create the dev CA and server certificate")
     init.add_argument("--dir", help="PKI directory (default: var/pki)")
@@ -223,6 +264,19 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("old")
     diff.add_argument("new")
     diff.set_defaults(func=cmd_policy_diff)
+
+    dlq = sub.add_parser("dlq", help="dead letters").add_subparsers(dest="dlq", required=True)
+    dlq_ls = dlq.add_parser("list", help="list dead letters")
+    dlq_replay = dlq.add_parser(
+        "replay", help="reprocess dead letters (a dry run with a diff unless --execute)"
+    )
+    dlq_replay.add_argument("--execute", action="store_true", help="really replay them")
+    from wharf.dlq_cli import add_filter_arguments
+
+    add_filter_arguments(dlq_ls)
+    add_filter_arguments(dlq_replay, seqs=True)
+    dlq_ls.set_defaults(func=cmd_dlq_list)
+    dlq_replay.set_defaults(func=cmd_dlq_replay)
 
     trace = sub.add_parser("trace", help="show a document's trace")
     trace.add_argument("correlation_id")

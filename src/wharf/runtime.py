@@ -8,15 +8,19 @@ drains, and only then does the embedded server get SIGTERM.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import ssl as ssl_module
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import aiosqlite
 import anyio
 import anyio.abc
 import anyio.to_thread
 import httpx
 import msgspec
+import nats.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -30,7 +34,24 @@ from wharf.actors import (
     Supervisor,
     SupplierActor,
 )
-from wharf.broker import EmbeddedNats, connect, ensure_streams, stream_configs
+from wharf.actors.checks import BusinessChecks
+from wharf.actors.dlq import (
+    CurrentDecoder,
+    DeadLetters,
+    Replayer,
+    ReplayLog,
+    error_class_from_traces,
+)
+from wharf.actors.outbound import Courier, Delivered, OutboundActor, Outbox, courier_client
+from wharf.broker import EmbeddedNats, connect, ensure_streams, stream_configs, subjects
+from wharf.broker.subjects import Header
+from wharf.business import (
+    ExceptionQueue,
+    MasterData,
+    MasterDataLoadError,
+    PurchaseOrderLedger,
+    Resolution,
+)
 from wharf.codecs import default_registry
 from wharf.codecs.registry import PartnerCodecs
 from wharf.errors import WharfError
@@ -45,14 +66,23 @@ from wharf.gateway import (
     serve,
     server_context,
 )
+from wharf.gateway.dlq_api import internal_routes as dlq_routes
+from wharf.gateway.exceptions_api import exception_routes
 from wharf.gateway.guard import Guard
 from wharf.gateway.oauth import ClientGrant, OAuthEndpoints, TokenEvent
+from wharf.gateway.purchase_orders import (
+    Accepted,
+    ErpPurchaseOrders,
+    PurchaseOrderIntake,
+    internal_routes as po_internal_routes,
+    partner_routes as po_partner_routes,
+)
 from wharf.observability.audit import AuditKind, AuditLog
-from wharf.observability.events import EventEmitter
+from wharf.observability.events import EventData, EventEmitter
 from wharf.observability.metrics import Metrics
 from wharf.observability.projection import TraceProjection
 from wharf.observability.tracestore import TraceStore
-from wharf.pki import ServerPki, ensure_server_pki, load_certificates
+from wharf.pki import ServerPki, ensure_server_pki, issue_client, load_certificates
 from wharf.policies import PolicySet, PolicyStore
 from wharf.policies.expiry import ExpiringCertificate, expiring_certificates
 from wharf.security.keyring import KeyRing
@@ -66,6 +96,8 @@ from wharf.storage import Database
 if TYPE_CHECKING:
     import ssl
     from collections.abc import Callable, Mapping
+
+    from wharf.model import PurchaseOrder
 
 __all__ = ("Runtime", "run")
 
@@ -86,6 +118,7 @@ class Runtime(msgspec.Struct, kw_only=True):
     js: JetStreamContext
     traces: TraceStore
     ledger: EffectsLedger
+    checks: BusinessChecks
     supervisor: Supervisor
     projection: TraceProjection
     stop: anyio.Event
@@ -129,7 +162,7 @@ async def run(
             stop = anyio.Event()
             async with anyio.create_task_group() as tg:
                 runtime = await _start(tg, settings, pki, policies, tls, url, nc, js,
-                                       traces, receipts, ledger, stop)
+                                       traces, receipts, ledger, stop, db)
                 task_status.started(runtime)
                 await stop.wait()
                 tg.cancel_scope.cancel()
@@ -157,6 +190,83 @@ async def _maintain_keys(keyring: KeyRing, interval: float = 60.0) -> None:
             keyring.maintain()
         except WharfError as exc:
             log.error("signing keys: %s", exc)
+        await anyio.sleep(interval)
+
+
+def _client_tls(settings: Settings, pki: ServerPki) -> ssl.SSLContext:
+    """Wharf's own TLS client identity for pushing to partners: trusts the system CAs and
+    Wharf's CA; presents the ``wharf`` client certificate (created in the dev PKI if missing)."""
+    directory = Path(settings.pki.dir)
+    cert, key = directory / "partners" / "wharf.pem", directory / "partners" / "wharf-key.pem"
+    if not cert.is_file():
+        issue_client(directory, "wharf")
+    context = ssl_module.create_default_context()
+    context.load_verify_locations(cafile=str(pki.ca_cert))
+    context.load_cert_chain(str(cert), str(key))
+    return context
+
+
+async def _business(settings: Settings, db: Database) -> BusinessChecks:
+    """Open the business stores; load the master-data folder when one is configured."""
+    sealer = Sealer.from_settings(settings.sealing)
+    master = await MasterData.open(db, sealer)
+    queue = await ExceptionQueue.open(db, sealer)
+    lifecycle = await PurchaseOrderLedger.open(db, sealer)
+    folder = settings.business.masterdata_dir
+    if folder:
+        try:
+            report = await master.load_folder(Path(folder))
+            log.info("master data from %s: %s", folder, report)
+        except MasterDataLoadError as exc:
+            # The previous master data stays; the problems say file:row:column.
+            log.error("master data in %s not loaded:\n%s", folder,
+                      "\n".join(str(problem) for problem in exc.problems))
+    return BusinessChecks(
+        master=master, ledger=lifecycle, queue=queue,
+        max_past_days=settings.business.max_past_days,
+    )
+
+
+async def _reject_to_supplier(
+    js: JetStreamContext, events: EventEmitter, resolution: Resolution, publish_timeout: float
+) -> None:
+    """A buyer refused the document: the supplier's outbox gets the reasons."""
+    body = msgspec.json.encode({
+        "correlation_id": resolution.correlation_id, "doc_type": resolution.doc_type,
+        "status": "rejected", "by": resolution.by, "note": resolution.note,
+        "issues": msgspec.to_builtins(resolution.issues),
+    })
+    await js.publish(
+        subjects.outbound(resolution.partner, "rejection"), body, timeout=publish_timeout,
+        stream=subjects.OUT_STREAM,
+        headers={Header.MSG_ID: f"exc:{resolution.exception_id}:reject",
+                 Header.PARTNER: resolution.partner,
+                 Header.CORRELATION_ID: resolution.correlation_id,
+                 Header.CONTENT_TYPE: "application/json"},
+    )
+    await events.emit(
+        "rejected", doc_type=resolution.doc_type, correlation_id=resolution.correlation_id,
+        partner=resolution.partner, traceparent=resolution.traceparent,
+        data=EventData(step="validate", exception_id=resolution.exception_id,
+                       error=resolution.note),
+    )
+
+
+async def _sla_timers(checks: BusinessChecks, events: EventEmitter, interval: float) -> None:
+    """Fire each overdue SLA timer once (durable: the timers live in SQLite)."""
+    while True:
+        try:
+            for due in await checks.ledger.due(dt.datetime.now(dt.UTC)):
+                await events.emit(
+                    "sla_overdue", doc_type="purchase_order",
+                    correlation_id=due.armed_by, partner=due.supplier, traceparent=None,
+                    data=EventData(step=due.kind, po_number=due.po_number,
+                                   error=f"{due.kind} was due {due.due_at.isoformat()}"),
+                    attempt=due.id,
+                )
+                await checks.ledger.mark_fired(due.id)
+        except (WharfError, nats.errors.Error, aiosqlite.Error) as exc:
+            log.warning("SLA timers: %s", exc)
         await anyio.sleep(interval)
 
 
@@ -199,6 +309,7 @@ async def _start(
     receipts: ReceiptStore,
     ledger: EffectsLedger,
     stop: anyio.Event,
+    db: Database,
 ) -> Runtime:
     events = EventEmitter(js, timeout=settings.nats.publish_timeout)
     audit = AuditLog.from_settings(settings.audit, js)
@@ -224,10 +335,23 @@ async def _start(
                 )
         return targets[name]
 
+    checks = await _business(settings, db)
     pipeline = Pipeline(
         codecs=codecs, events=events, ledger=ledger, targets=target,
-        partners=lambda: policies.current().partners, settings=settings.actors,
+        partners=lambda: policies.current().partners, settings=settings.actors, checks=checks,
     )
+
+    async def carry_out(resolution: Resolution) -> None:
+        """Act on a buyer's decision: post the document, or tell the supplier it is refused."""
+        if resolution.next == "resume":
+            await pipeline.resume(resolution)
+        elif resolution.next == "reject_to_supplier":
+            await _reject_to_supplier(js, events, resolution, settings.nats.publish_timeout)
+        await checks.queue.mark_dispatched(resolution.exception_id)
+
+    for pending in await checks.queue.undispatched():  # decided, but the process stopped
+        tg.start_soon(carry_out, pending)
+    tg.start_soon(_sla_timers, checks, events, settings.business.sla_interval)
 
     def actor(partner: str) -> SupplierActor:
         return SupplierActor(
@@ -238,8 +362,42 @@ async def _start(
     supervisor = Supervisor(actor)
     await tg.start(supervisor.run, sorted(policies.current().partners))
 
+    # Purchase orders out: ERP → WHARF_OUT → an outbound actor per partner → push or outbox.
+    sealer = Sealer.from_settings(settings.sealing)
+    outbox = await Outbox.open(db, sealer)
+    delivery = settings.outbound.delivery
+    push_http = courier_client(_client_tls(settings, pki), timeout=delivery.timeout)
+    tg.start_soon(_close_on_cancel, push_http)
+    courier = Courier(push_http, delivery)
+
+    async def po_accepted(po: PurchaseOrder, accepted: Accepted) -> None:
+        await checks.ledger.record_document(
+            accepted.partner, po, dt.datetime.now(dt.UTC), accepted.correlation_id
+        )
+
+    async def po_delivered(done: Delivered) -> None:
+        if done.mode == "pushed":
+            await checks.ledger.record(
+                done.po.document_id, done.partner, "sent", dt.datetime.now(dt.UTC),
+                done.correlation_id,
+            )
+
+    po_intake = PurchaseOrderIntake(
+        js, events, lambda: policies.current().partners, max_payload=nc.max_payload,
+        timeout=settings.nats.publish_timeout, on_accepted=po_accepted,
+    )
+    outbound = Supervisor(lambda partner: OutboundActor(
+        partner=partner, js=js, courier=courier, outbox=outbox, events=events,
+        partners=lambda: policies.current().partners,
+        push_url=lambda p: settings.outbound.push_urls.get(p.id), settings=delivery,
+        on_delivered=po_delivered, publish_timeout=settings.nats.publish_timeout,
+    ))
+    await tg.start(outbound.run, sorted(policies.current().partners))
+    await tg.start(ErpPurchaseOrders(nc, po_intake).run)
+
     async def policy_changed(old: PolicySet, new: PolicySet, diff: list[str]) -> None:
         await supervisor.ensure(sorted(new.partners))
+        await outbound.ensure(sorted(new.partners))
         await audit.record("policy_reload", outcome="accepted", actor=str(settings.policies.dir),
                            detail={"changes": diff})
         for partner in new.partners.values():
@@ -278,7 +436,8 @@ async def _start(
             "nats_connected": nc.is_connected,
             "streams_present": nc.is_connected and streams,
             "projection_caught_up": projection.caught_up,
-            "actors_running": supervisor.running >= set(policies.current().partners),
+            "actors_running": supervisor.running >= set(policies.current().partners)
+            and outbound.running >= set(policies.current().partners),
         }
 
     def informational() -> Mapping[str, object]:
@@ -322,11 +481,13 @@ async def _start(
         lambda p: ClientGrant(client_id=p.client_id, scopes=frozenset(p.scopes)),
         audit=token_audit,
     )
+    partner_codecs = PartnerCodecs(codecs, settings.policies.dir)
+    partner_extra = [*oauth.routes(), *po_partner_routes(guard, outbox)]
     partner_api = PartnerApi(
         guard=guard,
         intake=Intake(js, receipts, events, traces, max_payload=nc.max_payload,
                       timeout=settings.nats.publish_timeout),
-        codecs=codecs, partner_codecs=PartnerCodecs(codecs, settings.policies.dir),
+        codecs=codecs, partner_codecs=partner_codecs,
         traces=traces, receipts=receipts,
         max_body_bytes=settings.gateway.max_body_bytes,
         body_timeout=settings.gateway.body_timeout, metrics=metrics,
@@ -336,18 +497,33 @@ async def _start(
     )
     gw = settings.gateway
     partner_port = await tg.start(
-        lambda *, task_status: serve(create_partner_app(partner_api, oauth=oauth.routes()),
+        lambda *, task_status: serve(create_partner_app(partner_api, oauth=partner_extra),
                                      gw.partner, ssl_context=tls, name="partner",
                                      task_status=task_status)
     )
+    replays = await ReplayLog.open(db)
+    dead_letters = DeadLetters(js, replays=replays, error_class_of=error_class_from_traces(traces))
+    replayer = Replayer(
+        js, dead_letters, replays,
+        transform=CurrentDecoder(
+            payloads=traces, partner_codecs=partner_codecs, registry=codecs,
+            partners=lambda: policies.current().partners,
+        ),
+        audit=audit.record, timeout=settings.nats.publish_timeout,
+    )
+    internal_app = create_internal_app(internal_api, extra=[
+        *exception_routes(checks.queue, carry_out),
+        *dlq_routes(dead_letters, replayer),
+        *po_internal_routes(po_intake, max_body_bytes=settings.gateway.max_body_bytes),
+    ])
     internal_port = await tg.start(
-        lambda *, task_status: serve(create_internal_app(internal_api), gw.internal,
+        lambda *, task_status: serve(internal_app, gw.internal,
                                      name="internal", task_status=task_status)
     )
     return Runtime(
         settings=settings, nats_url=url,
         partner_url=f"https://{gw.partner.host}:{partner_port}",
         internal_url=f"http://{gw.internal.host}:{internal_port}",
-        pki=pki, policies=policies, revocations=revocations, nc=nc, js=js, traces=traces, ledger=ledger,
+        pki=pki, policies=policies, revocations=revocations, nc=nc, js=js, traces=traces, ledger=ledger, checks=checks,
         supervisor=supervisor, projection=projection, stop=stop,
     )

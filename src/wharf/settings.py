@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from wharf.actors.outbound import OutboundSettings
 from wharf.errors import ConfigError
 from wharf.observability.audit import AuditSettings
 from wharf.pointers import dotted, locate
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = (
     "ActorSettings",
+    "BusinessSettings",
     "EmbeddedNatsSettings",
     "GatewaySettings",
     "ListenerSettings",
@@ -178,6 +180,25 @@ class PolicySettings(_Section, frozen=True):
     """Seconds between checks of the policy files for changes (hot reload)."""
 
 
+class BusinessSettings(_Section, frozen=True):
+    """Master data, validation and the PO lifecycle's timers."""
+
+    masterdata_dir: str | None = None
+    """A folder of master-data files (CSV/JSON, see examples/masterdata) loaded at start."""
+    max_past_days: int = 0
+    """How many days in the past a promised date may be before it is an exception."""
+    sla_interval: float = 30.0
+    """Seconds between checks of the SLA timers (acknowledgment due, ASN late, ...)."""
+
+
+class OutboundPushSettings(_Section, frozen=True):
+    """Where purchase orders are pushed to partners (a partner not listed pulls them)."""
+
+    push_urls: dict[str, str] = msgspec.field(default_factory=dict)
+    """Partner id -> the HTTPS endpoint its POs are POSTed to (with Wharf's client certificate)."""
+    delivery: OutboundSettings = msgspec.field(default_factory=OutboundSettings)
+
+
 class Settings(_Section, frozen=True):
     """All of Wharf's settings."""
 
@@ -193,6 +214,8 @@ class Settings(_Section, frozen=True):
     sealing: SealingSettings = msgspec.field(default_factory=SealingSettings)
     audit: AuditSettings = msgspec.field(default_factory=AuditSettings)
     revocation: RevocationSettings = msgspec.field(default_factory=RevocationSettings)
+    business: BusinessSettings = msgspec.field(default_factory=BusinessSettings)
+    outbound: OutboundPushSettings = msgspec.field(default_factory=OutboundPushSettings)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 

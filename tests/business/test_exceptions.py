@@ -19,6 +19,7 @@ from wharf.model import decode_document, encode_document
 from wharf.storage import Database
 
 from .fixtures.documents import acknowledgment
+from .fixtures.keys import SEALER
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -51,7 +52,7 @@ async def park(queue: ExceptionQueue, correlation: str = "corr-1") -> int:
 
 
 async def test_parking_is_idempotent_and_keeps_what_resuming_needs(db: Database) -> None:
-    queue = await ExceptionQueue.open(db)
+    queue = await ExceptionQueue.open(db, SEALER)
     first = await park(queue)
     assert await park(queue) == first              # a redelivery finds the same exception
     record = await queue.get(first)
@@ -65,7 +66,7 @@ async def test_parking_is_idempotent_and_keeps_what_resuming_needs(db: Database)
 
 
 async def test_approve_resumes_once_with_the_original(db: Database) -> None:
-    queue = await ExceptionQueue.open(db)
+    queue = await ExceptionQueue.open(db, SEALER)
     exc_id = await park(queue)
     answer = await queue.resolve(exc_id, "approve", by="buyer@example.com", note="ok this once")
     assert (answer.next, answer.resume_step, answer.repeated) == ("resume", "post", False)
@@ -81,7 +82,7 @@ async def test_approve_resumes_once_with_the_original(db: Database) -> None:
 
 
 async def test_reject_answers_the_supplier_with_the_issues(db: Database) -> None:
-    queue = await ExceptionQueue.open(db)
+    queue = await ExceptionQueue.open(db, SEALER)
     exc_id = await park(queue)
     answer = await queue.resolve(exc_id, "reject", by="buyer", note="price increase refused")
     assert answer.next == "reject_to_supplier"
@@ -93,7 +94,7 @@ async def test_reject_answers_the_supplier_with_the_issues(db: Database) -> None
 
 
 async def test_correct_resumes_with_the_checked_correction(db: Database) -> None:
-    queue = await ExceptionQueue.open(db)
+    queue = await ExceptionQueue.open(db, SEALER)
     exc_id = await park(queue)
     fixed = json.loads(encode_document(ACK))
     fixed["lines"][0]["unit_price"]["amount"] = "5.10"
@@ -115,7 +116,7 @@ async def test_correct_resumes_with_the_checked_correction(db: Database) -> None
 
 
 async def test_list_filters(db: Database) -> None:
-    queue = await ExceptionQueue.open(db)
+    queue = await ExceptionQueue.open(db, SEALER)
     first = await park(queue, "corr-1")
     second = await park(queue, "corr-2")
     other = await queue.open_exception("globex", "invoice", "corr-3", None, [PRICE], "post",
@@ -133,14 +134,14 @@ async def test_list_filters(db: Database) -> None:
 async def test_an_undispatched_resolution_survives_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "wharf.db"
     db = await Database.open(path)
-    queue = await ExceptionQueue.open(db)
+    queue = await ExceptionQueue.open(db, SEALER)
     exc_id = await park(queue)
     await queue.resolve(exc_id, "approve", by="buyer")
     await db.aclose()                                   # crash before the resume was handed on
 
     db = await Database.open(path)
     try:
-        queue = await ExceptionQueue.open(db)
+        queue = await ExceptionQueue.open(db, SEALER)
         (pending,) = await queue.undispatched()
         assert (pending.exception_id, pending.next, pending.repeated) == (exc_id, "resume", False)
         assert await queue.mark_dispatched(exc_id) is True

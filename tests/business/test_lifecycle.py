@@ -14,6 +14,7 @@ from wharf.model import Quantity
 from wharf.storage import Database
 
 from .fixtures.documents import acknowledgment, purchase_order, ship_notice
+from .fixtures.keys import SEALER
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -33,7 +34,7 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 async def open_ledger(db: Database) -> PurchaseOrderLedger:
-    return await PurchaseOrderLedger.open(db, sla_for=lambda partner: SLA)
+    return await PurchaseOrderLedger.open(db, SEALER, sla_for=lambda partner: SLA)
 
 
 def hours(n: float) -> datetime:

@@ -24,6 +24,7 @@ from wharf.model import Item, ItemRef, Party, Supplier, SupplierPart, UomConvers
 from wharf.storage import Database
 
 from .fixtures.documents import MASTERDATA
+from .fixtures.keys import SEALER
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -41,13 +42,13 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 
 @pytest.fixture
 async def master(db: Database) -> MasterData:
-    store = await MasterData.open(db)
+    store = await MasterData.open(db, SEALER)
     await store.load_folder(MASTERDATA)
     return store
 
 
 async def test_demo_folder_loads_and_reloading_changes_nothing(db: Database) -> None:
-    store = await MasterData.open(db)
+    store = await MasterData.open(db, SEALER)
     first = await store.load_folder(MASTERDATA)
     assert first.counts["item"] == {"created": 20}
     assert first.counts["supplier"] == {"created": 2}
@@ -178,7 +179,7 @@ async def test_bad_rows_are_all_reported_and_nothing_is_written(
         f.write("acme,GHOST-1,1.00,USD,EA,2027-01-01,\n")      # line 25: unknown sku
     (folder / "zone_rules.json").write_text('[{"warehouse_id": "DC-EAST", "zone": "X", '
                                             '"dock": "D9"}]')
-    store = await MasterData.open(db)
+    store = await MasterData.open(db, SEALER)
     with pytest.raises(MasterDataLoadError) as caught:
         await store.load_folder(folder)
     found = {str(p).split(": ", 1)[0] for p in caught.value.problems}

@@ -27,6 +27,7 @@ from .fixtures.documents import (
     purchase_order,
     ship_notice,
 )
+from .fixtures.keys import SEALER
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -55,9 +56,9 @@ class Stores:
 async def stores(tmp_path: Path) -> AsyncIterator[Stores]:
     db = await Database.open(tmp_path / "wharf.db")
     try:
-        master = await MasterData.open(db)
+        master = await MasterData.open(db, SEALER)
         await master.load_folder(MASTERDATA)
-        ledger = await PurchaseOrderLedger.open(db)
+        ledger = await PurchaseOrderLedger.open(db, SEALER)
         await ledger.record_document("acme", purchase_order(), datetime(2026, 11, 2, tzinfo=UTC),
                                      "corr-po")
         yield Stores(master, ledger)

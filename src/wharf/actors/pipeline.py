@@ -19,17 +19,21 @@ import logging
 import random
 from typing import TYPE_CHECKING, Literal
 
+import anyio.to_thread
 import msgspec
 
+from wharf.actors.checks import BusinessChecks, Verdict
 from wharf.actors.posting import EffectsLedger, Posting, PostingTarget
 from wharf.broker.subjects import Header
+from wharf.codecs.base import OFFLOAD_BYTES, decode_off_loop
 from wharf.errors import DocumentError, PermanentError, StepError, TransientError
-from wharf.model import DocType, Document, encode_document
+from wharf.model import DocType, Document, decode_document, encode_document
 from wharf.observability.events import EventData, EventEmitter, EventName, cloudevent_headers
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from wharf.business import Resolution
     from wharf.codecs import CodecRegistry
     from wharf.policies import Partner
     from wharf.settings import ActorSettings
@@ -81,7 +85,9 @@ class Pipeline:
         targets: Callable[[str], PostingTarget],
         partners: Callable[[], Mapping[str, Partner]],
         settings: ActorSettings,
+        checks: BusinessChecks | None = None,
     ) -> None:
+        self._checks = checks
         self._codecs = codecs
         self._events = events
         self._ledger = ledger
@@ -95,15 +101,30 @@ class Pipeline:
             partner = self._partners().get(d.partner)
             if partner is None:
                 raise PermanentError(f"partner {d.partner!r} is not in the policy", step=step)
-            documents = self._transform(d)
+            documents = await self._transform(d)
             await self._emit(d, "transformed", EventData(step=step, attempt=d.attempt))
             step = "validate"
-            for document in documents:
-                self._validate(partner, d, document)
-            await self._emit(d, "validated", EventData(step=step, attempt=d.attempt))
-            step = "post"
+            verdicts = []
             for index, document in enumerate(documents):
-                await self._post(partner, d, document, index)
+                self._validate(partner, d, document)
+                verdicts.append(await self._check(partner, d, document, _ref(d, index)))
+            await self._emit(d, "validated", EventData(
+                step=step, attempt=d.attempt,
+                warnings=[f"{w.kind} at {w.pointer}: {w.message}"
+                          for v in verdicts for w in v.warnings] or None,
+            ))
+            step = "post"
+            for index, verdict in enumerate(verdicts):
+                if verdict.action == "hold":
+                    assert verdict.exception is not None
+                    await self._emit(d, "held", EventData(
+                        step="validate", attempt=d.attempt, exception_id=verdict.exception.id,
+                        error="; ".join(f"{i.kind} at {i.pointer}: {i.message}"
+                                        for i in verdict.exception.issues),
+                    ))
+                elif verdict.action == "post":
+                    await self._accepted(partner, d, verdict.document)
+                    await self._post(partner, d, verdict.document, _ref(d, index))
         except (PermanentError, DocumentError) as exc:
             return await self._fail(d, step, exc, permanent=True)
         except TransientError as exc:
@@ -113,8 +134,42 @@ class Pipeline:
             return await self._fail(d, step, exc, permanent=False)
         return Outcome(action="ack")
 
-    def _transform(self, d: Delivery) -> list[Document]:
-        decoded = self._codecs.get(d.format).decode(d.body, doc_type=d.doc_type)
+    async def _check(
+        self, partner: Partner, d: Delivery, document: Document, document_ref: str
+    ) -> Verdict:
+        if self._checks is None:
+            return Verdict("post", document)
+        return await self._checks.check(
+            partner, document, correlation_id=d.correlation_id, document_ref=document_ref,
+            traceparent=d.traceparent,
+        )
+
+    async def resume(self, resolution: Resolution) -> None:
+        """Carry on with a document a buyer approved or corrected: post it (the steps before
+        posting are not repeated). Safe to call again: posting skips reached targets."""
+        partner = self._partners().get(resolution.partner)
+        if partner is None or resolution.document_json is None:
+            raise PermanentError(f"cannot resume exception {resolution.exception_id}", step="post")
+        d = Delivery(
+            partner=partner.id, doc_type=resolution.doc_type, format="json",
+            correlation_id=resolution.correlation_id, traceparent=resolution.traceparent,
+            body=resolution.document_json.encode(), attempt=1, stream_seq=0,
+        )
+        document = decode_document(d.body)
+        await self._emit(d, "resumed", EventData(
+            step="post", exception_id=resolution.exception_id, error=resolution.note,
+        ))
+        await self._accepted(partner, d, document)
+        await self._post(partner, d, document, resolution.document_ref)
+
+    async def _accepted(self, partner: Partner, d: Delivery, document: Document) -> None:
+        """The document passed validation: its PO lifecycle moves on (idempotent per
+        correlation id) before it is posted, so the ledger never lags the posting."""
+        if self._checks is not None:
+            await self._checks.posted(partner, document, d.correlation_id)
+
+    async def _transform(self, d: Delivery) -> list[Document]:
+        decoded = await decode_off_loop(self._codecs.get(d.format), d.body, doc_type=d.doc_type)
         if decoded.errors:
             raise decoded.errors[0]
         return decoded.documents
@@ -129,9 +184,13 @@ class Pipeline:
         if not partner.routes.get(d.doc_type):
             raise PermanentError(f"no route for {d.doc_type} in {partner.id}'s policy", step="validate")
 
-    async def _post(self, partner: Partner, d: Delivery, document: Document, index: int) -> None:
-        document_ref = d.correlation_id if index == 0 else f"{d.correlation_id}#{index}"
-        body = encode_document(document)
+    async def _post(
+        self, partner: Partner, d: Delivery, document: Document, document_ref: str
+    ) -> None:
+        body = (
+            encode_document(document) if len(d.body) < OFFLOAD_BYTES
+            else await anyio.to_thread.run_sync(encode_document, document)
+        )
         for subject in partner.routes[d.doc_type]:
             if await self._ledger.done(document_ref, subject):
                 continue  # reached on an earlier delivery: never post twice
@@ -179,6 +238,11 @@ class Pipeline:
         await emit_for(self._events, d, name, data)
 
 
+def _ref(d: Delivery, index: int) -> str:
+    """The effects-ledger key of the ``index``-th document of a delivery."""
+    return d.correlation_id if index == 0 else f"{d.correlation_id}#{index}"
+
+
 async def emit_for(events: EventEmitter, d: Delivery, name: EventName, data: EventData) -> None:
     """Emit the business event ``name`` about the document being delivered."""
     await events.emit(
@@ -189,4 +253,5 @@ async def emit_for(events: EventEmitter, d: Delivery, name: EventName, data: Eve
         traceparent=d.traceparent,
         data=data,
         attempt=d.attempt,
+        delivery=d.stream_seq,
     )

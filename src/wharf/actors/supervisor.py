@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
 import anyio.abc
@@ -13,9 +13,15 @@ from wharf.errors import BrokerError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from wharf.actors.supplier import SupplierActor
 
-__all__ = ("Supervisor",)
+class Actor(Protocol):
+    """What the supervisor runs: inbound (SupplierActor) and outbound (OutboundActor) alike."""
+
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None: ...
+
+__all__ = ("Actor", "Supervisor")
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +35,7 @@ class Supervisor:
     actor stops (releasing its pin, so its mailbox waits for it to come back).
     """
 
-    def __init__(self, make_actor: Callable[[str], SupplierActor]) -> None:
+    def __init__(self, make_actor: Callable[[str], Actor]) -> None:
         self._make_actor = make_actor
         self.running: set[str] = set()
         self._scopes: dict[str, anyio.CancelScope] = {}

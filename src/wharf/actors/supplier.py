@@ -124,8 +124,10 @@ class SupplierActor:
         key = headers.get(Header.CORRELATION_ID) or f"seq-{meta.sequence.stream}"
         headers.update(
             {
-                Header.MSG_ID: f"dlq:{key}",
-                Header.DLQ_REASON: (outcome.reason or "")[:1000],
+                # With the mailbox sequence: a replayed document that fails again is a new
+                # dead letter, not a duplicate of the first.
+                Header.MSG_ID: f"dlq:{key}:{meta.sequence.stream}",
+                Header.DLQ_REASON: " ".join((outcome.reason or "").split())[:1000],
                 Header.DLQ_STEP: outcome.step or "",
                 Header.DLQ_DELIVERIES: str(meta.num_delivered),
                 Header.DLQ_STREAM_SEQ: str(meta.sequence.stream),

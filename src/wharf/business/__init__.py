@@ -11,9 +11,12 @@
 * :mod:`~wharf.business.exceptions` — the buyer exception queue (approve/reject/correct).
 * :mod:`~wharf.business.lifecycle` / :mod:`~wharf.business.sla` — the PO lifecycle ledger
   and its durable SLA due-times.
+* :mod:`~wharf.business.vault` — encryption at rest: sealed columns and the keyed
+  pseudonyms PO numbers are looked up by (no PO number is stored in plain text).
 
-Every store is opened with ``await Store.open(db)`` on the process's
-:class:`wharf.storage.Database` and owns its tables (``md_``, ``exc_``, ``po_``).
+Every store is opened with ``await Store.open(db, sealer)`` on the process's
+:class:`wharf.storage.Database` and :class:`wharf.security.sealing.Sealer`, and owns its
+tables (``md_``, ``exc_``, ``po_``; ``business_keys`` holds the sealed lookup key).
 Import from here; the submodules are implementation layout.
 """
 
@@ -55,6 +58,7 @@ from wharf.business.records import (
 )
 from wharf.business.sla import SlaDue, SlaSettings
 from wharf.business.validation import ValidationContext, build_context, validate
+from wharf.business.vault import UnsealedLayout
 
 __all__ = (
     "AuditEntry",
@@ -88,6 +92,7 @@ __all__ = (
     "SlaSettings",
     "Tolerances",
     "UnknownException",
+    "UnsealedLayout",
     "ValidationContext",
     "ValidationIssue",
     "Warehouse",

@@ -29,6 +29,9 @@ lose a resume: the pipeline acts on the answer, then calls
 :meth:`~ExceptionQueue.undispatched` (publishing with ``exc:<id>`` as the idempotency key,
 so the repeat is harmless). Every step is in the exception's audit trail.
 
+At rest (:mod:`wharf.business.vault`) the PO number, the issues, the documents and every note
+are sealed, bound to their row; ``po_key`` holds the PO number's pseudonym.
+
 Exception tree (all under :class:`wharf.errors.WharfError`)::
 
     ExceptionQueueError
@@ -45,6 +48,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 import msgspec
 
 from wharf.business.issues import ValidationIssue
+from wharf.business.vault import Vault
 from wharf.errors import WharfError
 from wharf.model import DocType, decode_document, encode_document
 from wharf.model.common import Canonical
@@ -56,6 +60,7 @@ if TYPE_CHECKING:
 
     import aiosqlite
 
+    from wharf.security.sealing import Sealer
     from wharf.storage import Database
 
 __all__ = (
@@ -173,18 +178,19 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS exc_exceptions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     partner TEXT NOT NULL, doc_type TEXT NOT NULL, correlation_id TEXT NOT NULL,
-    document_ref TEXT NOT NULL, po_number TEXT, status TEXT NOT NULL, kinds TEXT NOT NULL,
-    issues TEXT NOT NULL, resume_step TEXT NOT NULL, document_json TEXT NOT NULL,
-    traceparent TEXT, source_format TEXT, opened_at TEXT NOT NULL,
-    resolved_at TEXT, resolved_by TEXT, note TEXT, action TEXT, corrected_json TEXT,
+    document_ref TEXT NOT NULL, po_key TEXT, po_number BLOB, status TEXT NOT NULL,
+    kinds TEXT NOT NULL, issues BLOB NOT NULL, resume_step TEXT NOT NULL,
+    document_json BLOB NOT NULL, traceparent TEXT, source_format TEXT, opened_at TEXT NOT NULL,
+    resolved_at TEXT, resolved_by TEXT, note BLOB, action TEXT, corrected_json BLOB,
     dispatched_at TEXT,
     UNIQUE (partner, document_ref, resume_step)
 );
 CREATE INDEX IF NOT EXISTS exc_exceptions_status ON exc_exceptions (status, partner, doc_type);
+CREATE INDEX IF NOT EXISTS exc_exceptions_po ON exc_exceptions (po_key);
 CREATE TABLE IF NOT EXISTS exc_audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     exception_id INTEGER NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL,
-    action TEXT NOT NULL, note TEXT
+    action TEXT NOT NULL, note BLOB
 );
 CREATE INDEX IF NOT EXISTS exc_audit_exception ON exc_audit (exception_id);
 """
@@ -194,6 +200,8 @@ _COLUMNS = ("id", "partner", "doc_type", "correlation_id", "document_ref", "po_n
             "source_format", "opened_at", "resolved_at", "resolved_by", "note",
             "corrected_json", "dispatched_at", "action")
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM exc_exceptions"
+_SEALED = ("po_number", "issues", "document_json", "note", "corrected_json")
+"""Columns sealed with the context ``_at(partner, document_ref, resume_step, column)``."""
 _ISSUES = msgspec.json.Decoder(tuple[ValidationIssue, ...])
 _ENCODER = msgspec.json.Encoder(decimal_format="string")
 
@@ -202,9 +210,18 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _record(row: Sequence[object]) -> tuple[ExceptionRecord, ResolveAction | None]:
+def _at(partner: object, document_ref: object, resume_step: object, column: str
+        ) -> tuple[str, ...]:
+    """Where a sealed value belongs: the exception's unique key and the column."""
+    return ("exc_exceptions", str(partner), str(document_ref), str(resume_step), column)
+
+
+def _record(vault: Vault, row: Sequence[object]) -> tuple[ExceptionRecord, ResolveAction | None]:
     raw = dict(zip(_COLUMNS, row, strict=True))
     action = raw.pop("action")
+    for column in _SEALED:
+        raw[column] = vault.text_optional(
+            raw[column], *_at(raw["partner"], raw["document_ref"], raw["resume_step"], column))
     raw["kinds"] = tuple(str(raw["kinds"]).split(",")) if raw["kinds"] else ()
     raw["issues"] = _ISSUES.decode(str(raw["issues"]))
     record = msgspec.convert({k: v for k, v in raw.items() if v is not None}, ExceptionRecord)
@@ -218,13 +235,17 @@ def _text(document: bytes | str) -> str:
 class ExceptionQueue:
     """Parked documents awaiting a buyer (tables ``exc_*``)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, vault: Vault) -> None:
         self._db = db
+        self._vault = vault
 
     @classmethod
-    async def open(cls, db: Database) -> ExceptionQueue:
+    async def open(cls, db: Database, sealer: Sealer) -> ExceptionQueue:
+        """Create the tables if needed; ``sealer`` keeps documents, issues and notes sealed."""
+        await Vault.require_column(db, "exc_exceptions", "po_key")
+        vault = await Vault.load(db, sealer)
         await db.migrate(SCHEMA)
-        return cls(db)
+        return cls(db, vault)
 
     async def open_exception(
         self,
@@ -247,14 +268,22 @@ class ExceptionQueue:
         """
         ref = document_ref or correlation_id
         kinds = ",".join(dict.fromkeys(issue.kind for issue in issues))
+        vault = self._vault
         async with self._db.transaction() as conn:
             cursor = await conn.execute(
                 "INSERT OR IGNORE INTO exc_exceptions (partner, doc_type, correlation_id, "
-                "document_ref, po_number, status, kinds, issues, resume_step, document_json, "
-                "traceparent, source_format, opened_at) "
-                "VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?)",
-                (partner, doc_type, correlation_id, ref, po_number, kinds,
-                 _ENCODER.encode(tuple(issues)).decode(), resume_step, _text(document_json),
+                "document_ref, po_key, po_number, status, kinds, issues, resume_step, "
+                "document_json, traceparent, source_format, opened_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?, ?)",
+                (partner, doc_type, correlation_id, ref,
+                 None if po_number is None else vault.po(po_number),
+                 vault.seal_optional(po_number, *_at(partner, ref, resume_step, "po_number")),
+                 kinds,
+                 vault.seal(_ENCODER.encode(tuple(issues)),
+                            *_at(partner, ref, resume_step, "issues")),
+                 resume_step,
+                 vault.seal(_text(document_json),
+                            *_at(partner, ref, resume_step, "document_json")),
                  traceparent, source_format, _now()))
             if cursor.rowcount == 1:
                 await self._audit(conn, cursor.lastrowid or 0, "wharf", "opened",
@@ -262,14 +291,14 @@ class ExceptionQueue:
             row = await self._row(conn, "partner = ? AND document_ref = ? AND resume_step = ?",
                                   (partner, ref, resume_step))
         assert row is not None
-        return _record(row)[0]
+        return _record(self._vault, row)[0]
 
     async def get(self, exception_id: int) -> ExceptionRecord:
         """The exception with ``exception_id``; raises :class:`UnknownException`."""
         row = await self._db.fetchone(f"{_SELECT} WHERE id = ?", (exception_id,))
         if row is None:
             raise UnknownException(exception_id)
-        return _record(row)[0]
+        return _record(self._vault, row)[0]
 
     async def resolve(
         self,
@@ -287,7 +316,7 @@ class ExceptionQueue:
             row = await self._row(conn, "id = ?", (exception_id,))
             if row is None:
                 raise UnknownException(exception_id)
-            record, done = _record(row)
+            record, done = _record(self._vault, row)
             if record.status != "open":
                 if done != action or (action == "correct" and corrected is not None
                                       and corrected != record.corrected_json):
@@ -296,10 +325,14 @@ class ExceptionQueue:
                 return _resolution(record, action, repeated=True)
             corrected = self._checked_correction(record, action, corrected)
             when = _now()
+            where = (record.partner, record.document_ref, record.resume_step)
             await conn.execute(
                 "UPDATE exc_exceptions SET status = ?, action = ?, resolved_at = ?, "
                 "resolved_by = ?, note = ?, corrected_json = ? WHERE id = ?",
-                (_STATUS_OF[action], action, when, by, note, corrected, exception_id))
+                (_STATUS_OF[action], action, when, by,
+                 self._vault.seal_optional(note, *_at(*where, "note")),
+                 self._vault.seal_optional(corrected, *_at(*where, "corrected_json")),
+                 exception_id))
             await self._audit(conn, exception_id, by, _STATUS_OF[action], note)
             resolved = msgspec.structs.replace(
                 record, status=_STATUS_OF[action], resolved_by=by, note=note,
@@ -343,7 +376,7 @@ class ExceptionQueue:
             f"{_SELECT} WHERE status != 'open' AND dispatched_at IS NULL ORDER BY id")
         answers = []
         for row in rows:
-            record, action = _record(row)
+            record, action = _record(self._vault, row)
             assert action is not None
             answers.append(_resolution(record, action, repeated=False))
         return answers
@@ -354,15 +387,24 @@ class ExceptionQueue:
             "SELECT id, exception_id, at, actor, action, note FROM exc_audit "
             "WHERE exception_id = ? ORDER BY id", (exception_id,))
         names = ("id", "exception_id", "at", "actor", "action", "note")
-        return [msgspec.convert({k: v for k, v in zip(names, row, strict=True) if v is not None},
-                                AuditEntry) for row in rows]
+        entries = []
+        for row in rows:
+            fields = dict(zip(names, row, strict=True))
+            fields["note"] = self._vault.text_optional(fields["note"], *_audit_at(fields["id"]))
+            entries.append(msgspec.convert({k: v for k, v in fields.items() if v is not None},
+                                           AuditEntry))
+        return entries
 
-    @staticmethod
-    async def _audit(conn: aiosqlite.Connection, exception_id: int, actor: str, action: str,
-                     note: str | None) -> None:
-        await conn.execute(
-            "INSERT INTO exc_audit (exception_id, at, actor, action, note) VALUES (?, ?, ?, ?, ?)",
-            (exception_id, _now(), actor, action, note))
+    async def _audit(self, conn: aiosqlite.Connection, exception_id: int, actor: str,
+                     action: str, note: str | None) -> None:
+        # A buyer's note may name the PO: sealed, bound to the audit row (known after insert).
+        cursor = await conn.execute(
+            "INSERT INTO exc_audit (exception_id, at, actor, action) VALUES (?, ?, ?, ?)",
+            (exception_id, _now(), actor, action))
+        if note is not None:
+            row_id = cursor.lastrowid or 0
+            await conn.execute("UPDATE exc_audit SET note = ? WHERE id = ?",
+                               (self._vault.seal(note, *_audit_at(row_id)), row_id))
 
     @staticmethod
     async def _row(conn: aiosqlite.Connection, where: str,
@@ -390,7 +432,11 @@ class ExceptionQueue:
             params.append(f"%,{kind},%")
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = await self._db.fetchall(f"{_SELECT}{where} ORDER BY id", params)
-        return [_record(row)[0] for row in rows]
+        return [_record(self._vault, row)[0] for row in rows]
+
+
+def _audit_at(row_id: object) -> tuple[str, ...]:
+    return ("exc_audit", str(row_id), "note")
 
 
 def _resolution(record: ExceptionRecord, action: ResolveAction, *, repeated: bool

@@ -22,6 +22,10 @@ common):
 * The same (event, correlation id) twice is a redelivery: stored once, reported as a
   duplicate, no effect.
 
+At rest (:mod:`wharf.business.vault`): rows are keyed by the PO number's pseudonym
+(``po_key``); the number itself, the kept PO and acknowledgment and every event's detail are
+sealed, bound to their row. Callers pass and get real PO numbers.
+
 SLA timers (:mod:`wharf.business.sla`) are armed and closed in the same transaction as
 the event that triggers them, from the partner's :class:`SlaSettings`; the ledger exposes
 :meth:`~PurchaseOrderLedger.due` and :meth:`~PurchaseOrderLedger.mark_fired` for the timer
@@ -37,6 +41,7 @@ import msgspec
 
 from wharf.business import sla
 from wharf.business.sla import SlaDue, SlaSettings, ts
+from wharf.business.vault import Vault
 from wharf.model import (
     Document,
     Invoice,
@@ -54,6 +59,7 @@ if TYPE_CHECKING:
     import aiosqlite
 
     from wharf.model.documents import ShipmentOrder
+    from wharf.security.sealing import Sealer
     from wharf.storage import Database
 
 __all__ = (
@@ -163,25 +169,26 @@ class Recorded(_Struct, frozen=True):
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS po_orders (
-    supplier TEXT NOT NULL, po_number TEXT NOT NULL, state TEXT NOT NULL, ack_status TEXT,
-    po_json TEXT, ack_json TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-    PRIMARY KEY (supplier, po_number)
+    supplier TEXT NOT NULL, po_key TEXT NOT NULL, po_number BLOB NOT NULL,
+    state TEXT NOT NULL, ack_status TEXT, po_json BLOB, ack_json BLOB,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (supplier, po_key)
 );
 CREATE INDEX IF NOT EXISTS po_orders_state ON po_orders (state);
-CREATE INDEX IF NOT EXISTS po_orders_number ON po_orders (po_number);
+CREATE INDEX IF NOT EXISTS po_orders_key ON po_orders (po_key);
 CREATE TABLE IF NOT EXISTS po_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    supplier TEXT NOT NULL, po_number TEXT NOT NULL, event TEXT NOT NULL, at TEXT NOT NULL,
-    correlation_id TEXT NOT NULL, detail TEXT, in_order INTEGER NOT NULL,
+    supplier TEXT NOT NULL, po_key TEXT NOT NULL, event TEXT NOT NULL, at TEXT NOT NULL,
+    correlation_id TEXT NOT NULL, detail BLOB, in_order INTEGER NOT NULL,
     recorded_at TEXT NOT NULL,
-    UNIQUE (supplier, po_number, event, correlation_id)
+    UNIQUE (supplier, po_key, event, correlation_id)
 );
 CREATE TABLE IF NOT EXISTS po_anomalies (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    supplier TEXT NOT NULL, po_number TEXT NOT NULL, kind TEXT NOT NULL, milestone TEXT,
+    supplier TEXT NOT NULL, po_key TEXT NOT NULL, kind TEXT NOT NULL, milestone TEXT,
     message TEXT NOT NULL, event_id INTEGER NOT NULL, at TEXT NOT NULL, resolved_at TEXT
 );
-CREATE INDEX IF NOT EXISTS po_anomalies_po ON po_anomalies (supplier, po_number);
+CREATE INDEX IF NOT EXISTS po_anomalies_po ON po_anomalies (supplier, po_key);
 """
 
 _ENCODER = msgspec.json.Encoder(decimal_format="string")
@@ -208,18 +215,24 @@ def _promised(po: PurchaseOrder) -> date | None:
 class PurchaseOrderLedger:
     """The lifecycle of every purchase order (tables ``po_*``)."""
 
-    def __init__(self, db: Database, sla_for: Callable[[str], SlaSettings]) -> None:
+    def __init__(self, db: Database, vault: Vault,
+                 sla_for: Callable[[str], SlaSettings]) -> None:
         self._db = db
+        self._vault = vault
         self._sla_for = sla_for
 
     @classmethod
-    async def open(cls, db: Database, *,
+    async def open(cls, db: Database, sealer: Sealer, *,
                    sla_for: Callable[[str], SlaSettings] | None = None) -> PurchaseOrderLedger:
-        """Create the tables if needed; ``sla_for(partner)`` gives a partner's SLA settings."""
+        """Create the tables if needed; ``sealer`` keeps PO numbers and documents sealed;
+        ``sla_for(partner)`` gives a partner's SLA settings."""
+        for table in ("po_orders", "po_events", "po_anomalies", "po_sla"):
+            await Vault.require_column(db, table, "po_key")
+        vault = await Vault.load(db, sealer)
         await db.migrate(SCHEMA)
         await db.migrate(sla.SCHEMA)
         default = SlaSettings()
-        return cls(db, sla_for or (lambda _partner: default))
+        return cls(db, vault, sla_for or (lambda _partner: default))
 
     # -- recording ---------------------------------------------------------------------------
 
@@ -302,51 +315,55 @@ class PurchaseOrderLedger:
         when: str, correlation_id: str, detail: EventDetail | None,
         keep: tuple[str, msgspec.Struct] | None = None,
     ) -> Recorded:
+        key = self._vault.po(po_number)
         rows = await _all(conn, "SELECT state, ack_status FROM po_orders WHERE supplier = ? "
-                          "AND po_number = ?", (supplier, po_number))
+                          "AND po_key = ?", (supplier, key))
         before = cast("PoState | None", rows[0][0] if rows else None)
         ack_status = cast("AckStatus | None", rows[0][1] if rows else None)
-        dup = await _all(conn, "SELECT 1 FROM po_events WHERE supplier = ? AND po_number = ? "
+        dup = await _all(conn, "SELECT 1 FROM po_events WHERE supplier = ? AND po_key = ? "
                          "AND event = ? AND correlation_id = ?",
-                         (supplier, po_number, event, correlation_id))
+                         (supplier, key, event, correlation_id))
         if dup:
             assert before is not None
             return Recorded(po_number=po_number, supplier=supplier, event=event,
                             duplicate=True, state_before=before, state=before)
         seen = {str(r[0]) for r in await _all(
-            conn, "SELECT DISTINCT event FROM po_events WHERE supplier = ? AND po_number = ?",
-            (supplier, po_number))}
+            conn, "SELECT DISTINCT event FROM po_events WHERE supplier = ? AND po_key = ?",
+            (supplier, key))}
         state, in_order, anomalies = _transition(before, ack_status, seen, event)
+        sealed_detail = None if detail is None else self._vault.seal(
+            _ENCODER.encode(detail), *_detail_at(supplier, key, event, correlation_id))
         cursor = await conn.execute(
-            "INSERT INTO po_events (supplier, po_number, event, at, correlation_id, detail, "
+            "INSERT INTO po_events (supplier, po_key, event, at, correlation_id, detail, "
             "in_order, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (supplier, po_number, event, when, correlation_id,
-             None if detail is None else _ENCODER.encode(detail).decode(), int(in_order),
-             _now()))
+            (supplier, key, event, when, correlation_id, sealed_detail, int(in_order), _now()))
         event_id = cursor.lastrowid
+        # Anomaly messages name events and milestones only, never the PO: kept in plain text.
         await conn.executemany(
-            "INSERT INTO po_anomalies (supplier, po_number, kind, milestone, message, "
+            "INSERT INTO po_anomalies (supplier, po_key, kind, milestone, message, "
             "event_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(supplier, po_number, kind, milestone, message, event_id, when)
+            [(supplier, key, kind, milestone, message, event_id, when)
              for kind, milestone, message in anomalies])
         # A late milestone fills its gap.
         await conn.execute(
-            "UPDATE po_anomalies SET resolved_at = ? WHERE supplier = ? AND po_number = ? "
+            "UPDATE po_anomalies SET resolved_at = ? WHERE supplier = ? AND po_key = ? "
             "AND milestone = ? AND resolved_at IS NULL AND kind IN ('out_of_order', "
-            "'unknown_po')", (when, supplier, po_number, event))
+            "'unknown_po')", (when, supplier, key, event))
         if event == "acknowledged":
             ack_status = (detail.ack_status if detail else None) or "accepted"
         await conn.execute(
-            "INSERT INTO po_orders (supplier, po_number, state, ack_status, created_at, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (supplier, po_number) DO UPDATE "
+            "INSERT INTO po_orders (supplier, po_key, po_number, state, ack_status, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (supplier, po_key) DO UPDATE "
             "SET state = excluded.state, ack_status = excluded.ack_status, "
             "updated_at = excluded.updated_at",
-            (supplier, po_number, state, ack_status, when, when))
+            (supplier, key, self._vault.seal(po_number, *_order_at(supplier, key, "po_number")),
+             state, ack_status, when, when))
         if keep is not None:
             column, document = keep
             await conn.execute(
-                f"UPDATE po_orders SET {column} = ? WHERE supplier = ? AND po_number = ?",
-                (_ENCODER.encode(document).decode(), supplier, po_number))
+                f"UPDATE po_orders SET {column} = ? WHERE supplier = ? AND po_key = ?",
+                (self._vault.seal(_ENCODER.encode(document), *_order_at(supplier, key, column)),
+                 supplier, key))
         await self._timers(conn, supplier, po_number, event, when, correlation_id, detail,
                            ack_status)
         return Recorded(po_number=po_number, supplier=supplier, event=event, in_order=in_order,
@@ -359,7 +376,7 @@ class PurchaseOrderLedger:
                       event: PoEvent, when: str, correlation_id: str,
                       detail: EventDetail | None, ack_status: AckStatus | None) -> None:
         rows = await _all(conn, "SELECT event, at FROM po_events WHERE supplier = ? AND "
-                          "po_number = ?", (supplier, po_number))
+                          "po_key = ?", (supplier, self._vault.po(po_number)))
         ever = {str(event) for event, _ in rows}
         # The current version of the PO is the latest issued/changed; an ack before it
         # answered an older version.
@@ -371,13 +388,14 @@ class PurchaseOrderLedger:
             promised = None if po is None else _promised(po)
         at = datetime.strptime(when, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
         await sla.arm_for(
-            conn, self._sla_for(supplier), supplier=supplier, po_number=po_number, event=event,
-            at=at, armed_by=correlation_id, acknowledged=acknowledged, shipped="shipped" in ever,
-            invoiced="invoiced" in ever, promised=promised, rejected=ack_status == "rejected")
+            conn, self._vault, self._sla_for(supplier), supplier=supplier, po_number=po_number,
+            event=event, at=at, armed_by=correlation_id, acknowledged=acknowledged,
+            shipped="shipped" in ever, invoiced="invoiced" in ever, promised=promised,
+            rejected=ack_status == "rejected")
 
     async def due(self, now: datetime) -> builtins.list[SlaDue]:
         """Timers due at ``now`` that were neither satisfied nor fired, oldest first."""
-        return await sla.due(self._db, now)
+        return await sla.due(self._db, self._vault, now)
 
     async def mark_fired(self, timer_id: int, at: datetime | None = None) -> bool:
         """Mark a timer fired; True only for the one call that did it (ever)."""
@@ -385,62 +403,70 @@ class PurchaseOrderLedger:
 
     # -- queries ---------------------------------------------------------------------------
 
-    @staticmethod
-    async def _stored_po(conn: aiosqlite.Connection, po_number: str,
+    async def _stored_po(self, conn: aiosqlite.Connection, po_number: str,
                          supplier: str) -> PurchaseOrder | None:
-        rows = await _all(conn, "SELECT po_json FROM po_orders WHERE po_number = ? AND "
-                          "supplier = ? AND po_json IS NOT NULL", (po_number, supplier))
-        return _PO.decode(str(rows[0][0])) if rows else None
+        key = self._vault.po(po_number)
+        rows = await _all(conn, "SELECT po_json FROM po_orders WHERE po_key = ? AND "
+                          "supplier = ? AND po_json IS NOT NULL", (key, supplier))
+        if not rows:
+            return None
+        return _PO.decode(self._vault.open(rows[0][0], *_order_at(supplier, key, "po_json")))
+
+    async def _kept(self, column: str, po_number: str, supplier: str | None) -> bytes | None:
+        """A kept document (``po_json`` / ``ack_json``), of the first supplier if omitted."""
+        key = self._vault.po(po_number)
+        row = await self._db.fetchone(
+            f"SELECT supplier, {column} FROM po_orders WHERE po_key = ? AND {column} IS NOT NULL"
+            + (" AND supplier = ?" if supplier else "") + " ORDER BY supplier",
+            (key, supplier) if supplier else (key,))
+        return None if row is None else self._vault.open(row[1], *_order_at(row[0], key, column))
 
     async def order(self, po_number: str, supplier: str | None = None) -> PurchaseOrder | None:
         """The latest version of the PO as issued or changed, if the ledger saw it."""
-        row = await self._db.fetchone(
-            "SELECT po_json FROM po_orders WHERE po_number = ? AND po_json IS NOT NULL"
-            + (" AND supplier = ?" if supplier else "") + " ORDER BY supplier",
-            (po_number, supplier) if supplier else (po_number,))
-        return None if row is None else _PO.decode(row[0])
+        kept = await self._kept("po_json", po_number, supplier)
+        return None if kept is None else _PO.decode(kept)
 
     async def acknowledgment(self, po_number: str, supplier: str | None = None
                              ) -> POAcknowledgment | None:
         """The latest acknowledgment recorded for the PO."""
-        row = await self._db.fetchone(
-            "SELECT ack_json FROM po_orders WHERE po_number = ? AND ack_json IS NOT NULL"
-            + (" AND supplier = ?" if supplier else "") + " ORDER BY supplier",
-            (po_number, supplier) if supplier else (po_number,))
-        return None if row is None else _ACK.decode(row[0])
+        kept = await self._kept("ack_json", po_number, supplier)
+        return None if kept is None else _ACK.decode(kept)
 
     async def quantities(self, po_number: str, supplier: str
                          ) -> dict[str, builtins.list[Quantity]]:
         """Per PO line, the quantities received — or, for a line with no receipt, shipped."""
+        key = self._vault.po(po_number)
         rows = await self._db.fetchall(
-            "SELECT event, detail FROM po_events WHERE supplier = ? AND po_number = ? AND "
-            "event IN ('shipped', 'received') AND detail IS NOT NULL ORDER BY id",
-            (supplier, po_number))
+            "SELECT event, correlation_id, detail FROM po_events WHERE supplier = ? AND "
+            "po_key = ? AND event IN ('shipped', 'received') AND detail IS NOT NULL ORDER BY id",
+            (supplier, key))
         per: dict[str, dict[str, builtins.list[Quantity]]] = {"shipped": {}, "received": {}}
-        for event, detail in rows:
-            for line in _DETAIL.decode(detail).lines:
+        for event, correlation_id, detail in rows:
+            opened = self._vault.open(detail, *_detail_at(supplier, key, event, correlation_id))
+            for line in _DETAIL.decode(opened).lines:
                 per[event].setdefault(line.line_number, []).append(line.quantity)
         return {**per["shipped"], **per["received"]}
 
     async def get(self, po_number: str, supplier: str | None = None) -> PoRecord | None:
         """The PO's state with its events, anomalies and timers (first supplier if omitted)."""
+        key = self._vault.po(po_number)
         row = await self._db.fetchone(
-            "SELECT supplier, po_number, state, ack_status, updated_at FROM po_orders "
-            "WHERE po_number = ?" + (" AND supplier = ?" if supplier else "")
-            + " ORDER BY supplier", (po_number, supplier) if supplier else (po_number,))
+            f"SELECT {_PO_COLUMNS} FROM po_orders WHERE po_key = ?"
+            + (" AND supplier = ?" if supplier else "") + " ORDER BY supplier",
+            (key, supplier) if supplier else (key,))
         if row is None:
             return None
-        key = (row[0], row[1])
+        found = row[0]
         events = await self._db.fetchall(
             "SELECT id, event, at, correlation_id, in_order, detail FROM po_events WHERE "
-            "supplier = ? AND po_number = ? ORDER BY at, id", key)
+            "supplier = ? AND po_key = ? ORDER BY at, id", (found, key))
         anomalies = await self._db.fetchall(
             "SELECT id, kind, milestone, message, event_id, at, resolved_at FROM po_anomalies "
-            "WHERE supplier = ? AND po_number = ? ORDER BY id", key)
-        timers = await sla.timers_of(self._db, *key)
+            "WHERE supplier = ? AND po_key = ? ORDER BY id", (found, key))
+        timers = await sla.timers_of(self._db, self._vault, found, po_number)
         return msgspec.structs.replace(
-            _po_record(row),
-            events=tuple(_event(e) for e in events),
+            self._po_record(row),
+            events=tuple(self._event(found, key, e) for e in events),
             anomalies=tuple(_row(_ANOMALY_NAMES, a, Anomaly) for a in anomalies),
             timers=tuple(timers),
         )
@@ -458,13 +484,37 @@ class PurchaseOrderLedger:
             clauses.append("state = ?")
             params.append(state)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = await self._db.fetchall(
-            "SELECT supplier, po_number, state, ack_status, updated_at FROM po_orders"
-            + where + " ORDER BY supplier, po_number", params)
-        return [_po_record(row) for row in rows]
+        rows = await self._db.fetchall(f"SELECT {_PO_COLUMNS} FROM po_orders{where}", params)
+        # Sealed numbers cannot be sorted by SQLite: sort once they are opened.
+        return sorted((self._po_record(row) for row in rows),
+                      key=lambda record: (record.supplier, record.po_number))
+
+    def _po_record(self, row: Sequence[object]) -> PoRecord:
+        supplier, key, sealed, *rest = row
+        number = self._vault.text(sealed, *_order_at(str(supplier), str(key), "po_number"))
+        return _row(_PO_NAMES, (supplier, number, *rest), PoRecord)
+
+    def _event(self, supplier: str, key: str, row: Sequence[object]) -> PoEventRecord:
+        event_id, event, at, correlation_id, in_order, sealed = row
+        detail = None if sealed is None else _DETAIL.decode(self._vault.open(
+            sealed, *_detail_at(supplier, key, str(event), str(correlation_id))))
+        record = _row(("id", "event", "at", "correlation_id", "in_order"),
+                      (event_id, event, at, correlation_id, bool(in_order)), PoEventRecord)
+        return msgspec.structs.replace(record, detail=detail)
 
 
+_PO_COLUMNS = "supplier, po_key, po_number, state, ack_status, updated_at"
 _PO_NAMES = ("supplier", "po_number", "state", "ack_status", "updated_at")
+
+
+def _order_at(supplier: str, key: str, column: str) -> tuple[str, ...]:
+    """Where a sealed ``po_orders`` value belongs (its sealing context)."""
+    return ("po_orders", supplier, key, column)
+
+
+def _detail_at(supplier: str, key: str, event: str, correlation_id: str) -> tuple[str, ...]:
+    """Where an event's sealed detail belongs: the row's unique key."""
+    return ("po_events", supplier, key, event, correlation_id)
 
 
 def _row(names: Sequence[str], row: Sequence[object], type_: type[_S]) -> _S:
@@ -474,17 +524,6 @@ def _row(names: Sequence[str], row: Sequence[object], type_: type[_S]) -> _S:
 
 
 _ANOMALY_NAMES = ("id", "kind", "milestone", "message", "event_id", "at", "resolved_at")
-
-
-def _event(row: Sequence[object]) -> PoEventRecord:
-    detail = None if row[5] is None else _DETAIL.decode(str(row[5]))
-    record = _row(("id", "event", "at", "correlation_id", "in_order"),
-                  (*row[:4], bool(row[4])), PoEventRecord)
-    return msgspec.structs.replace(record, detail=detail)
-
-
-def _po_record(row: Sequence[object]) -> PoRecord:
-    return _row(_PO_NAMES, row, PoRecord)
 
 
 def _transition(before: PoState | None, ack_status: AckStatus | None, seen: set[str],

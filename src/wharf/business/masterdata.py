@@ -16,6 +16,10 @@ The defaults give the ERP suppliers, items, prices and customer orders; warehous
 An item upsert is the whole truth about the item: its unit conversions and supplier part
 numbers replace the stored ones. A supplier part number or GTIN belongs to one item at a time.
 Files are loaded by :mod:`wharf.business.masterfiles` (``MasterData.load_folder``).
+
+Customer orders name purchase orders, so at rest (:mod:`wharf.business.vault`) their body is
+sealed and they are found by the PO number's pseudonym (``po_key``); the rest of master data
+(suppliers, items, prices, warehouses) is reference data kept in plain text.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from wharf.business.records import (
     PriceEntry,
     Warehouse,
 )
+from wharf.business.vault import Vault
 from wharf.model import Item, ItemRef, Party, Supplier
 
 if TYPE_CHECKING:
@@ -47,6 +52,7 @@ if TYPE_CHECKING:
 
     import aiosqlite
 
+    from wharf.security.sealing import Sealer
     from wharf.storage import Database
 
 __all__ = ("SCHEMA", "MasterData")
@@ -86,11 +92,11 @@ CREATE TABLE IF NOT EXISTS md_warehouse_parties (
     party TEXT PRIMARY KEY, warehouse_id TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS md_customer_orders (
-    order_id TEXT NOT NULL, line TEXT NOT NULL, po_number TEXT NOT NULL, po_line TEXT,
-    body TEXT NOT NULL, updated_by TEXT NOT NULL, updated_at TEXT NOT NULL,
+    order_id TEXT NOT NULL, line TEXT NOT NULL, po_key TEXT NOT NULL, po_line TEXT,
+    body BLOB NOT NULL, updated_by TEXT NOT NULL, updated_at TEXT NOT NULL,
     PRIMARY KEY (order_id, line)
 );
-CREATE INDEX IF NOT EXISTS md_customer_orders_po ON md_customer_orders (po_number, po_line);
+CREATE INDEX IF NOT EXISTS md_customer_orders_po ON md_customer_orders (po_key, po_line);
 """
 
 _ENCODER = msgspec.json.Encoder(decimal_format="string")
@@ -118,19 +124,23 @@ async def _all(conn: aiosqlite.Connection, sql: str, params: Iterable[Any]) -> l
 class MasterData:
     """Master data in Wharf's SQLite file (tables ``md_*``)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, vault: Vault) -> None:
         self._db = db
+        self._vault = vault
 
     @classmethod
-    async def open(cls, db: Database) -> MasterData:
-        """Create the ``md_*`` tables if needed and seed the default ownership rules once."""
+    async def open(cls, db: Database, sealer: Sealer) -> MasterData:
+        """Create the ``md_*`` tables if needed and seed the default ownership rules once;
+        ``sealer`` keeps customer orders (which name POs) sealed."""
+        await Vault.require_column(db, "md_customer_orders", "po_key")
+        vault = await Vault.load(db, sealer)
         await db.migrate(SCHEMA)
         async with db.transaction() as conn:
             await conn.executemany(
                 "INSERT OR IGNORE INTO md_owners (entity, attribute, owner) VALUES (?, ?, ?)",
                 DEFAULT_OWNERS,
             )
-        return cls(db)
+        return cls(db, vault)
 
     # -- ownership --------------------------------------------------------------------------
 
@@ -181,14 +191,17 @@ class MasterData:
         new_view: dict[str, Any] = {**msgspec.json.decode(body), **extra}
         old_view: dict[str, Any] | None = None
         if row is not None:
-            old_view = msgspec.json.decode(row[0])
+            old_view = msgspec.json.decode(self._body(table, where.values(), row[0]))
             old_view.update(await self._extra_view(conn, entity, key))
         await self._check_owner(conn, entity, key, old_view, new_view, source)
         if old_view is not None and old_view == new_view:
             return "unchanged"
-        columns = {**where, **_columns(table, record), **{k: v for k, v in extra.items()
-                                                         if k in _COLUMNS[table]},
-                   "body": body, "updated_by": source, "updated_at": _now()}
+        stored: str | bytes = body
+        if table in _SEALED:
+            stored = self._vault.seal(body, table, *where.values(), "body")
+        columns = {**where, **self._columns(record), **{k: v for k, v in extra.items()
+                                                        if k in _COLUMNS[table]},
+                   "body": stored, "updated_by": source, "updated_at": _now()}
         names = ", ".join(columns)
         marks = ", ".join("?" for _ in columns)
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in where)
@@ -198,6 +211,21 @@ class MasterData:
             tuple(columns.values()),
         )
         return "created" if row is None else "updated"
+
+    def _body(self, table: str, key: Iterable[Any], body: object) -> str:
+        """A stored body as JSON text, opened if ``table`` keeps bodies sealed."""
+        if table in _SEALED:
+            return self._vault.text(body, table, *key, "body")
+        return str(body)
+
+    def _columns(self, record: msgspec.Struct) -> dict[str, Any]:
+        """Lookup columns derived from the record itself."""
+        if isinstance(record, Supplier):
+            return {"edi_qualifier": record.edi_qualifier, "edi_id": record.edi_id,
+                    "gln": record.gln, "duns": record.duns}
+        if isinstance(record, CustomerOrder):
+            return {"po_key": self._vault.po(record.po_number)}
+        return {}
 
     @staticmethod
     async def _extra_view(conn: aiosqlite.Connection, entity: Entity, key: str) -> dict[str, Any]:
@@ -397,15 +425,17 @@ class MasterData:
     async def customer_orders(self, po_number: str, po_line: str | None = None
                               ) -> list[CustomerOrder]:
         """Open customer orders waiting for ``po_number`` (or one of its lines)."""
+        key = self._vault.po(po_number)
         if po_line is None:
             rows = await self._db.fetchall(
-                "SELECT body FROM md_customer_orders WHERE po_number = ? ORDER BY order_id, line",
-                (po_number,))
+                "SELECT order_id, line, body FROM md_customer_orders WHERE po_key = ? "
+                "ORDER BY order_id, line", (key,))
         else:
             rows = await self._db.fetchall(
-                "SELECT body FROM md_customer_orders WHERE po_number = ? AND po_line = ? "
-                "ORDER BY order_id, line", (po_number, po_line))
-        return [_decode(r[0], CustomerOrder) for r in rows]
+                "SELECT order_id, line, body FROM md_customer_orders WHERE po_key = ? "
+                "AND po_line = ? ORDER BY order_id, line", (key, po_line))
+        return [_decode(self._body("md_customer_orders", r[:2], r[2]), CustomerOrder)
+                for r in rows]
 
     async def catalog_for(self, refs: Iterable[ItemRef], supplier_id: str) -> ItemCatalog:
         """An :class:`ItemCatalog` with every item ``refs`` could name, and their prices."""
@@ -430,18 +460,13 @@ class MasterData:
         return ItemCatalog(items, prices)
 
 
-def _columns(table: str, record: msgspec.Struct) -> dict[str, Any]:
-    """Lookup columns derived from the record itself."""
-    if isinstance(record, Supplier):
-        return {"edi_qualifier": record.edi_qualifier, "edi_id": record.edi_id,
-                "gln": record.gln, "duns": record.duns}
-    return {}
-
-
 _COLUMNS: Mapping[str, frozenset[str]] = {
     "md_suppliers": frozenset(),
     "md_items": frozenset({"category", "gtin"}),
     "md_prices": frozenset(),
     "md_warehouses": frozenset(),
-    "md_customer_orders": frozenset({"po_number", "po_line"}),
+    "md_customer_orders": frozenset({"po_line"}),
 }
+"""Columns of ``extra`` (see ``_put``) that are stored as they are."""
+_SEALED = frozenset({"md_customer_orders"})
+"""Tables whose bodies are sealed, bound to (table, key columns..., "body")."""

@@ -1,7 +1,7 @@
 """SLA timers for purchase orders: durable due-times that a runner fires exactly once.
 
 A timer is a ``po_sla`` row — what is awaited (``ack``, ``asn``, ``invoice``) for which PO,
-by when — written in the same transaction as the lifecycle event that arms it, so it
+by when (the PO by its pseudonym ``po_key``, its number sealed; see :mod:`~wharf.business.vault`) — written in the same transaction as the lifecycle event that arms it, so it
 survives any restart (no in-memory sleep anywhere). The event it waits for *closes* it
 (``satisfied``), even when it comes late and even out of order; re-arming (a PO re-sent
 after a change, an acknowledgment moving the promised date) closes the previous row as
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     import aiosqlite
 
+    from wharf.business.vault import Vault
     from wharf.storage import Database
 
 __all__ = ("SCHEMA", "SlaDue", "SlaKind", "SlaSettings", "arm_for", "due", "mark_fired",
@@ -77,17 +78,17 @@ class SlaDue(Canonical):
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS po_sla (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    supplier TEXT NOT NULL, po_number TEXT NOT NULL, kind TEXT NOT NULL,
+    supplier TEXT NOT NULL, po_key TEXT NOT NULL, po_number BLOB NOT NULL, kind TEXT NOT NULL,
     due_at TEXT NOT NULL, armed_by TEXT NOT NULL, created_at TEXT NOT NULL,
     fired_at TEXT, closed_at TEXT, closed_reason TEXT,
-    UNIQUE (supplier, po_number, kind, armed_by)
+    UNIQUE (supplier, po_key, kind, armed_by)
 );
 CREATE INDEX IF NOT EXISTS po_sla_due ON po_sla (due_at) WHERE fired_at IS NULL
     AND closed_at IS NULL;
-CREATE INDEX IF NOT EXISTS po_sla_po ON po_sla (supplier, po_number);
+CREATE INDEX IF NOT EXISTS po_sla_po ON po_sla (supplier, po_key);
 """
 
-_COLUMNS = ("id", "supplier", "po_number", "kind", "due_at", "armed_by", "fired_at",
+_COLUMNS = ("id", "supplier", "po_key", "po_number", "kind", "due_at", "armed_by", "fired_at",
             "closed_at", "closed_reason")
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM po_sla"
 
@@ -99,32 +100,42 @@ def ts(at: datetime) -> str:
     return at.astimezone(UTC).strftime(_FORMAT)
 
 
-def _row(row: Sequence[object]) -> SlaDue:
-    return msgspec.convert({k: v for k, v in zip(_COLUMNS, row, strict=True) if v is not None},
-                           SlaDue)
+def _sealed_number(supplier: str, po_key: str) -> tuple[str, ...]:
+    """Where a timer's sealed PO number belongs (its sealing context)."""
+    return ("po_sla", supplier, po_key, "po_number")
+
+
+def _row(vault: Vault, row: Sequence[object]) -> SlaDue:
+    fields = {k: v for k, v in zip(_COLUMNS, row, strict=True) if v is not None}
+    po_key = str(fields.pop("po_key"))
+    fields["po_number"] = vault.text(fields["po_number"],
+                                     *_sealed_number(str(fields["supplier"]), po_key))
+    return msgspec.convert(fields, SlaDue)
 
 
 class _Timers:
     """Arms and closes one PO's timers inside the caller's transaction."""
 
-    def __init__(self, conn: aiosqlite.Connection, supplier: str, po_number: str, when: str,
-                 armed_by: str) -> None:
-        self.conn, self.supplier, self.po_number = conn, supplier, po_number
+    def __init__(self, conn: aiosqlite.Connection, vault: Vault, supplier: str, po_number: str,
+                 when: str, armed_by: str) -> None:
+        self.conn, self.vault, self.supplier = conn, vault, supplier
+        self.po_number, self.po_key = po_number, vault.po(po_number)
         self.when, self.armed_by = when, armed_by
 
     async def arm(self, kind: SlaKind, due_at: datetime) -> None:
         await self.close(kind, "superseded")
+        sealed = self.vault.seal(self.po_number, *_sealed_number(self.supplier, self.po_key))
         await self.conn.execute(
-            "INSERT OR IGNORE INTO po_sla (supplier, po_number, kind, due_at, armed_by, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (self.supplier, self.po_number, kind, ts(due_at), self.armed_by,
+            "INSERT OR IGNORE INTO po_sla (supplier, po_key, po_number, kind, due_at, armed_by, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (self.supplier, self.po_key, sealed, kind, ts(due_at), self.armed_by,
              ts(datetime.now(UTC))))
 
     async def close(self, kind: SlaKind, reason: str) -> None:
         await self.conn.execute(
             "UPDATE po_sla SET closed_at = ?, closed_reason = ? WHERE supplier = ? AND "
-            "po_number = ? AND kind = ? AND closed_at IS NULL AND fired_at IS NULL",
-            (self.when, reason, self.supplier, self.po_number, kind))
+            "po_key = ? AND kind = ? AND closed_at IS NULL AND fired_at IS NULL",
+            (self.when, reason, self.supplier, self.po_key, kind))
 
 
 def _day(day: date, hours: int) -> datetime:
@@ -132,7 +143,8 @@ def _day(day: date, hours: int) -> datetime:
 
 
 async def arm_for(
-    conn: aiosqlite.Connection, settings: SlaSettings, *, supplier: str, po_number: str,
+    conn: aiosqlite.Connection, vault: Vault, settings: SlaSettings, *, supplier: str,
+    po_number: str,
     event: str, at: datetime, armed_by: str, acknowledged: bool, shipped: bool,
     invoiced: bool, promised: date | None, rejected: bool,
 ) -> None:
@@ -142,7 +154,7 @@ async def arm_for(
     ``invoiced``: such an event was ever recorded; ``promised``: for ``sent`` the PO's
     requested date, for ``acknowledged`` the earliest promised date.
     """
-    timers = _Timers(conn, supplier, po_number, ts(at), armed_by)
+    timers = _Timers(conn, vault, supplier, po_number, ts(at), armed_by)
     match event:
         case "sent":
             if settings.ack_due_hours is not None and not acknowledged:
@@ -168,12 +180,12 @@ async def arm_for(
                 await timers.close(kind, "cancelled")
 
 
-async def due(db: Database, now: datetime) -> list[SlaDue]:
+async def due(db: Database, vault: Vault, now: datetime) -> list[SlaDue]:
     """Timers due at ``now`` that were neither closed nor fired, oldest first."""
     rows = await db.fetchall(
         f"{_SELECT} WHERE due_at <= ? AND fired_at IS NULL AND closed_at IS NULL "
         "ORDER BY due_at, id", (ts(now),))
-    return [_row(row) for row in rows]
+    return [_row(vault, row) for row in rows]
 
 
 async def mark_fired(db: Database, timer_id: int, at: datetime | None = None) -> bool:
@@ -184,8 +196,9 @@ async def mark_fired(db: Database, timer_id: int, at: datetime | None = None) ->
     return changed == 1
 
 
-async def timers_of(db: Database, supplier: str, po_number: str) -> list[SlaDue]:
+async def timers_of(db: Database, vault: Vault, supplier: str, po_number: str
+                    ) -> list[SlaDue]:
     """Every timer of one PO, in the order they were armed."""
-    rows = await db.fetchall(f"{_SELECT} WHERE supplier = ? AND po_number = ? ORDER BY id",
-                             (supplier, po_number))
-    return [_row(row) for row in rows]
+    rows = await db.fetchall(f"{_SELECT} WHERE supplier = ? AND po_key = ? ORDER BY id",
+                             (supplier, vault.po(po_number)))
+    return [_row(vault, row) for row in rows]

@@ -16,12 +16,28 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+import anyio.to_thread
+
 if TYPE_CHECKING:
     from wharf.errors import DocumentError
     from wharf.model import DocType, Document
     from wharf.policies.model import Format
 
-__all__ = ("Codec", "Decoded", "Envelope", "FunctionalAck", "Part", "Reply", "Writer")
+__all__ = (
+    "OFFLOAD_BYTES",
+    "Codec",
+    "Decoded",
+    "Envelope",
+    "FunctionalAck",
+    "Part",
+    "Reply",
+    "Writer",
+    "decode_off_loop",
+)
+
+OFFLOAD_BYTES = 256 * 1024
+"""Bodies at least this big are decoded in a worker thread: one supplier's 50,000-line catalog
+must not stop the event loop that serves every other supplier."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,3 +140,10 @@ class Writer(Protocol):
     def format(self) -> Format: ...
 
     def encode(self, document: Document, envelope: Envelope) -> bytes: ...
+
+
+async def decode_off_loop(codec: Codec, body: bytes, *, doc_type: DocType | None = None) -> Decoded:
+    """``codec.decode``, in a worker thread when the body is big (see :data:`OFFLOAD_BYTES`)."""
+    if len(body) < OFFLOAD_BYTES:
+        return codec.decode(body, doc_type=doc_type)
+    return await anyio.to_thread.run_sync(lambda: codec.decode(body, doc_type=doc_type))

@@ -21,11 +21,13 @@ import uuid
 from typing import TYPE_CHECKING
 
 import aiosqlite
+import anyio.to_thread
 import nats.errors
 from nats.js.errors import APIError, NoStreamResponseError
 
 from wharf.broker import subjects
 from wharf.broker.subjects import Header
+from wharf.codecs.base import OFFLOAD_BYTES
 from wharf.errors import IdempotencyConflict, PayloadTooLarge, WharfError
 from wharf.gateway.receipts import Receipt, ReceiptStore
 from wharf.model import Document, doc_type_of, encode_document
@@ -120,7 +122,10 @@ class Intake:
         The mailbox carries the canonical JSON of the document (decoded and validated at the
         edge), whatever format the partner sent.
         """
-        body = encode_document(document)
+        body = (
+            encode_document(document) if len(raw) < OFFLOAD_BYTES
+            else await anyio.to_thread.run_sync(encode_document, document)
+        )
         if len(body) > self._max_payload:
             raise PayloadTooLarge(f"the broker takes at most {self._max_payload} bytes")
         doc_type = doc_type_of(document)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import msgspec
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from wharf.gateway.problems import EXCEPTION_HANDLERS, problem
 from wharf.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -80,9 +80,10 @@ class InternalApi:
         return Response(_encode(body), media_type="application/json")
 
 
-def create_internal_app(api: InternalApi) -> Starlette:
-    """The ASGI app for the internal listener."""
-    routes = [
+def create_internal_app(api: InternalApi, *, extra: Sequence[BaseRoute] = ()) -> Starlette:
+    """The ASGI app for the internal listener (``extra``: the other ops areas' routes)."""
+    routes: list[BaseRoute] = [
+        *extra,
         Route("/healthz", api.healthz, methods=["GET"]),
         Route("/readyz", api.readyz, methods=["GET"]),
         Route("/metrics", api.metrics, methods=["GET"]),

@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from wharf.codecs.base import decode_off_loop
 from wharf.errors import AuthError, DocumentError, NotRouted, PayloadTooLarge, RequestTimeout
 from wharf.gateway.guard import GUARD_HANDLERS, RateLimitHeaders
 from wharf.gateway.intake import (
@@ -177,7 +178,7 @@ class PartnerApi:
                 raise AuthError(f"partner {partner.id} may not send {fmt} documents")
             codec = self._partner_codecs.get(partner, fmt)
             try:
-                decoded = codec.decode(body, doc_type=doc_type)
+                decoded = await decode_off_loop(codec, body, doc_type=doc_type)
             except DocumentError as exc:
                 # Formats with their own error answer (cXML Response) use it; others problem+json.
                 error_reply = getattr(codec, "error_reply", None)

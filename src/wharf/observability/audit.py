@@ -60,6 +60,7 @@ AUDIT_SUBJECTS = "wharf.audit.>"
 AuditKind = Literal[
     "auth_failure", "policy_reload", "token_issued", "partner_suspended",
     "certificate_expiring",
+    "dlq_replay",
 ]
 """What happened; also the last token of the event subject ``wharf.audit.<kind>``."""
 

@@ -13,7 +13,7 @@ a step does not duplicate that step's event.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 import msgspec
 
@@ -34,11 +34,10 @@ __all__ = (
 )
 
 EventName = Literal[
-    "received", "transformed", "validated", "posted", "failed", "retried", "dead_lettered"
-]
-EVENT_NAMES: tuple[EventName, ...] = (
     "received", "transformed", "validated", "posted", "failed", "retried", "dead_lettered",
-)
+    "held", "resumed", "rejected", "sla_overdue",
+]
+EVENT_NAMES: tuple[EventName, ...] = get_args(EventName)
 SOURCE = "/wharf"
 
 
@@ -59,6 +58,12 @@ class EventData(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
     """The format the partner sent (``received``): json, x12, edifact, cxml, ubl, csv."""
     source: str | None = None
     """Where in the partner's body this document was (``ST 0002 (856)``, ``UNH 3 (DESADV)``)."""
+    exception_id: int | None = None
+    """The buyer exception a ``held``/``resumed``/``rejected`` document waits on."""
+    warnings: list[str] | None = None
+    """Validation warnings (``validated``): nothing blocked, but a person may want to look."""
+    po_number: str | None = None
+    """For lifecycle events (``sla_overdue``): the purchase order concerned."""
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True):
@@ -145,9 +150,13 @@ class EventEmitter:
         subject: str | None = None,
         attempt: int = 1,
         time: dt.datetime | None = None,
+        delivery: int | None = None,
     ) -> None:
-        """Publish event ``name`` for one document; ``attempt`` keeps retries' events apart."""
+        """Publish event ``name`` for one document; ``attempt`` keeps retries' events apart and
+        ``delivery`` (the mailbox sequence) a replay's events apart from the original's."""
         event_id = f"{correlation_id}:{name}:{attempt}"
+        if delivery:
+            event_id += f"@{delivery}"
         if name == "posted" and data.target is not None:
             event_id += f":{data.target}"
         headers = cloudevent_headers(

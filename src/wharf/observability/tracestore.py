@@ -66,6 +66,9 @@ _STATUS = {
     "failed": "failed",
     "retried": "retrying",
     "dead_lettered": "dead_lettered",
+    "held": "held_for_review",
+    "resumed": "processing",
+    "rejected": "rejected",
 }
 
 
@@ -85,6 +88,8 @@ class TraceEntry(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
     document_id: str | None = None
     format: str | None = None
     source: str | None = None
+    exception_id: int | None = None
+    warnings: list[str] | None = None
 
 
 class Trace(msgspec.Struct, frozen=True, kw_only=True):
@@ -210,6 +215,7 @@ class TraceStore:
                     step=d.step, attempt=d.attempt, target=d.target, error=d.error,
                     error_class=d.error_class, pointer=d.pointer, retry_in=d.retry_in,
                     document_id=d.document_id, format=d.format, source=d.source,
+                    exception_id=d.exception_id, warnings=d.warnings,
                 )
             )
             status = _STATUS.get(name, status)

@@ -228,6 +228,10 @@ class Partner(_Policy, frozen=True):
     """Per format, the versions accepted; a format not listed here takes any version."""
     routes: dict[DocType, list[str]] = msgspec.field(default_factory=dict)
     """Document type -> posting targets: concrete NATS subjects or ``https://`` URLs."""
+    validation: Literal["full", "document"] = "full"
+    """``full``: every document is checked against master data, its PO and the tolerances
+    (outside them a buyer decides); ``document``: only the document itself and the
+    sender's identity are checked (a partner being onboarded, or no ERP data yet)."""
     tolerances: Tolerances = msgspec.field(default_factory=Tolerances)
     sla: Sla = msgspec.field(default_factory=Sla)
     mapping: str | None = None
