@@ -1,7 +1,8 @@
 """Ingest rate: documents/s through the mTLS partner listener to a JetStream PubAck.
 
 Starts a whole Wharf (embedded NATS in a temp dir), then POSTs N ship notices with K
-concurrent HTTPS/1.1 keep-alive clients, each with its own Idempotency-Key, and reports the
+concurrent HTTPS/1.1 keep-alive clients (each with its certificate-bound token, each
+document with its own Idempotency-Key), and reports the
 202 rate next to the bare stack measured in the same run: raw nats-py JetStream publish of
 the same bodies, one at a time per client.  Usage: python bench/ingest.py [N] [K]
 """
@@ -25,15 +26,33 @@ from wharf.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY = (ROOT / "examples" / "ship-notice.json").read_bytes()
+POLICY = """
+name = "Acme Industrial Supply (bench)"
+validation = "document"
+scopes = ["ship-notices:write"]
+[[certificates]]
+subject = "CN=acme,O=Wharf dev PKI"
+[rate_limit]
+requests_per_window = 1000000
+documents_per_window = 1000000
+window_seconds = 1
+[routes]
+ship_notice = ["wms.receipts.expected", "erp.purchasing.asn"]
+"""
 
 
 async def main(n: int, k: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="wharf-bench-"))
+    (tmp / "policies").mkdir()
+    (tmp / "policies" / "acme.toml").write_text(POLICY)
     settings = load_settings(environ={
         "WHARF_NATS__EMBEDDED__PORT": "0", "WHARF_NATS__EMBEDDED__STORE_DIR": str(tmp / "nats"),
         "WHARF_GATEWAY__PARTNER__PORT": "0", "WHARF_GATEWAY__INTERNAL__PORT": "0",
         "WHARF_PKI__DIR": str(tmp / "pki"), "WHARF_STORAGE__DATABASE": str(tmp / "wharf.db"),
-        "WHARF_POLICIES__DIR": str(ROOT / "policies"), "WHARF_LOG_LEVEL": "warning",
+        "WHARF_POLICIES__DIR": str(tmp / "policies"), "WHARF_LOG_LEVEL": "warning",
+        "WHARF_OAUTH__SIGNING__DIR": str(tmp / "keys" / "signing"),
+        "WHARF_SEALING__KEY_FILE": str(tmp / "keys" / "storage"),
+        "WHARF_AUDIT__PATH": str(tmp / "audit.jsonl"),
     })
     async with anyio.create_task_group() as tg:
         runtime: Runtime = await tg.start(run, settings)
@@ -44,6 +63,8 @@ async def main(n: int, k: int) -> None:
 
         async def client(index: int) -> None:
             async with httpx.AsyncClient(base_url=runtime.partner_url, verify=ctx) as c:
+                token = await c.post("/oauth/token", data={"grant_type": "client_credentials"})
+                c.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
                 for i in range(index, n, k):
                     r = await c.post("/v1/ship-notices", content=BODY, headers={
                         "Content-Type": "application/json", "Idempotency-Key": f"bench-{i}"})

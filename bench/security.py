@@ -61,6 +61,7 @@ BODY = (ROOT / "examples" / "ship-notice.json").read_bytes()
 
 POLICY = """
 name = "Acme Industrial Supply (bench)"
+validation = "document"
 scopes = ["ship-notices:write", "traces:read"]
 [[certificates]]
 subject = "CN=acme,O=Wharf dev PKI"

@@ -82,7 +82,7 @@ class TraceProjection:
             while True:
                 try:
                     msgs = await sub.fetch(_BATCH, timeout=self._fetch_timeout)
-                except nats.errors.TimeoutError:
+                except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either
                     msgs = []
                 batch: list[tuple[int, Event]] = []
                 pending = 0
