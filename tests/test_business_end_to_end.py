@@ -185,3 +185,46 @@ async def test_invoice_price_mismatch_names_the_line(
     assert price["pointer"] == "/lines/0/unit_price/amount"
     assert price["po_line"] == "1"
     assert float(price["percent"]) == pytest.approx(10.0)
+
+
+async def test_asn_is_rendered_for_wms_tms_and_customer_service(
+    make_wharf: WharfFactory, policies_dir: Path, pki: Pki
+) -> None:
+    routes = json.dumps(
+        ["wms.receipts.expected", "erp.purchasing.asn", "tms.inbound.milestone",
+         "crm.order.at_risk"]
+    )
+    (policies_dir / "acme.toml").write_text(
+        ACME_POLICY.replace('validation = "document"', 'validation = "full"').replace(
+            'ship_notice = ["wms.receipts.expected", "erp.purchasing.asn"]',
+            f"ship_notice = {routes}",
+        )
+    )
+    async with make_wharf(business__masterdata_dir=str(MASTERDATA)) as wharf:
+        po = decode_document(json.dumps(PO_1).encode())
+        assert isinstance(po, PurchaseOrder)
+        await wharf.checks.ledger.record_document("acme", po, dt.datetime.now(dt.UTC), "erp-1")
+        subs = {name: await wharf.nc.subscribe(f"{name}.>") for name in ("wms", "erp", "tms", "crm")}
+        body = json.loads(asn("ASN-B6", "24"))
+        body.update(ship_to={"id": "DC-EAST"}, estimated_delivery="2026-12-12",
+                    tracking_number="1Z999AA10123456784")
+        async with httpx.AsyncClient(
+            base_url=wharf.partner_url, verify=pki.context("acme"), auth=ClientCredentials()
+        ) as partner:
+            response = await partner.post("/v1/ship-notices", content=json.dumps(body),
+                                          headers=JSON)
+        assert response.status_code == 202, response.text
+        msgs = {name: await sub.next_msg(timeout=10) for name, sub in subs.items()}
+    got = {name: json.loads(msg.data) for name, msg in msgs.items()}
+    assert decode_document(msgs["wms"].data).document_id == "ASN-B6", "WMS gets canonical"
+    assert msgs["wms"].headers is not None
+    (receiving,) = json.loads(msgs["wms"].headers["Wharf-Receiving"])
+    assert receiving == {"pointer": "/orders/0/packs/0/items/0", "sku": "FST-1001",
+                         "warehouse": "DC-EAST", "dock": "D1", "zone": "PICK-A"}
+    assert got["erp"]["document_id"] == "ASN-B6"
+    assert "Wharf-Receiving" not in (msgs["erp"].headers or {})
+    assert got["tms"]["milestone"] == "shipped"
+    assert got["tms"]["tracking_number"] == "1Z999AA10123456784"
+    assert got["tms"]["po_numbers"] == ["PO-1"]
+    affected = {(o["order_id"], o["late"]) for o in got["crm"]["affected_orders"]}
+    assert affected == {("SO-5001", True), ("SO-5002", False)}

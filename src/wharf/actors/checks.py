@@ -20,6 +20,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from wharf.actors.views import Enrichment, enrich
 from wharf.business import Tolerances, build_context, validate
 from wharf.errors import DocumentError
 from wharf.model import Document, decode_document, doc_type_of, encode_document, po_numbers
@@ -111,6 +112,10 @@ class BusinessChecks:
         # Approved or corrected before this redelivery: the decision stands.
         decided = record.corrected_json or record.document_json
         return Verdict("post", decode_document(decided.encode()), warnings, record)
+
+    async def enrich(self, partner: Partner, document: Document) -> Enrichment:
+        """Receiving locations and affected customer orders, for the systems posted to."""
+        return await enrich(document, partner.id, self.master)
 
     async def posted(self, partner: Partner, document: Document, correlation_id: str) -> None:
         """Advance the PO lifecycle for a document that passed validation (and is being

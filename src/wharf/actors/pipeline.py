@@ -24,10 +24,11 @@ import msgspec
 
 from wharf.actors.checks import BusinessChecks, Verdict
 from wharf.actors.posting import EffectsLedger, Posting, PostingTarget
+from wharf.actors.views import Enrichment, render
 from wharf.broker.subjects import Header
 from wharf.codecs.base import OFFLOAD_BYTES, decode_off_loop
 from wharf.errors import DocumentError, PermanentError, StepError, TransientError
-from wharf.model import DocType, Document, decode_document, encode_document
+from wharf.model import DocType, Document, decode_document
 from wharf.observability.events import EventData, EventEmitter, EventName, cloudevent_headers
 
 if TYPE_CHECKING:
@@ -187,15 +188,19 @@ class Pipeline:
     async def _post(
         self, partner: Partner, d: Delivery, document: Document, document_ref: str
     ) -> None:
-        body = (
-            encode_document(document) if len(d.body) < OFFLOAD_BYTES
-            else await anyio.to_thread.run_sync(encode_document, document)
+        enrichment = (
+            await self._checks.enrich(partner, document) if self._checks is not None
+            else Enrichment()
         )
         for subject in partner.routes[d.doc_type]:
             if await self._ledger.done(document_ref, subject):
                 continue  # reached on an earlier delivery: never post twice
             target = self._targets(subject)
             key = f"{document_ref}:{subject}"
+            body, extra = (
+                render(subject, document, enrichment) if len(d.body) < OFFLOAD_BYTES
+                else await anyio.to_thread.run_sync(render, subject, document, enrichment)
+            )
             headers = cloudevent_headers(
                 event_id=key,
                 event_type=f"wharf.{d.doc_type}",
@@ -207,6 +212,7 @@ class Pipeline:
             headers[Header.DOC_TYPE] = d.doc_type
             headers[Header.CORRELATION_ID] = d.correlation_id
             headers[Header.PARTNER] = d.partner
+            headers.update(extra)
             await target.post(Posting(idempotency_key=key, body=body, headers=headers))
             await self._ledger.record(document_ref, subject, key)
             await self._emit(
