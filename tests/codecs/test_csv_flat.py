@@ -104,7 +104,7 @@ def test_latin1_semicolons_and_decimal_commas() -> None:
     )
     catalog = single(decode((FIXTURES / "price_catalog_latin1.csv").read_bytes(), mapping))
     assert isinstance(catalog, PriceCatalog)
-    assert [line.unit_price.amount for line in catalog.lines] == [
+    assert [line.unit_price and line.unit_price.amount for line in catalog.lines] == [
         Decimal("1234.50"),
         Decimal("0.085"),
         Decimal("12.00"),
@@ -420,23 +420,23 @@ def inventory_advice(draw: st.DrawFn, text: st.SearchStrategy[str] = _TEXT) -> I
 
 
 @st.composite
+def _catalog_line(draw: st.DrawFn, text: st.SearchStrategy[str], currency: str) -> CatalogLine:
+    # A line may come without a price (a title catalog), or with a unit but no price.
+    price = draw(_optional(st.builds(Money, amount=_DECIMAL, currency=st.just(currency))))
+    return CatalogLine(
+        item=draw(_item(text)),
+        unit_price=price,
+        price_uom=draw(_UOM) if price is not None else draw(_optional(_UOM)),
+        min_quantity=draw(_optional(_quantity())),
+        lead_time_days=draw(_optional(st.integers(0, 3650))),
+    )
+
+
+@st.composite
 def price_catalog(draw: st.DrawFn, text: st.SearchStrategy[str] = _TEXT) -> PriceCatalog:
     currency = draw(st.sampled_from(["USD", "EUR", "GBP"]))
     start = draw(_DATE)
-    lines = draw(
-        st.lists(
-            st.builds(
-                CatalogLine,
-                item=_item(text),
-                unit_price=st.builds(Money, amount=_DECIMAL, currency=st.just(currency)),
-                price_uom=_UOM,
-                min_quantity=_optional(_quantity()),
-                lead_time_days=_optional(st.integers(0, 3650)),
-            ),
-            min_size=1,
-            max_size=4,
-        )
-    )
+    lines = draw(st.lists(_catalog_line(text, currency), min_size=1, max_size=4))
     end = draw(_optional(st.dates(min_value=start, max_value=date(2099, 1, 1))))
     return PriceCatalog(
         document_id=draw(text),
@@ -580,3 +580,33 @@ def test_an_optional_quantity_needs_its_value_and_then_its_unit() -> None:
     assert catalog.lines[0].min_quantity is None  # a unit alone is no minimum
     decoded = decode(header + row.format(value="10", uom=""))
     assert decoded.errors[0].pointer == "/rows/1/min_quantity_uom"
+
+
+def test_an_empty_or_absent_price_lists_the_item_without_a_price() -> None:
+    header = "catalog_id,currency,effective_from,supplier_id,sku,unit_price,price_uom\n"
+    rows = "C-1,USD,2025-04-01,acme,BOOK-1,,\nC-1,USD,2025-04-01,acme,BOOK-2,,EA\n"
+    rows += "C-1,USD,2025-04-01,acme,BOLT,0.12,EA\n"
+    catalog = single(decode(header + rows))
+    assert isinstance(catalog, PriceCatalog)
+    assert [(line.unit_price, line.price_uom) for line in catalog.lines] == [
+        (None, None), (None, "EA"), (Money(amount=Decimal("0.12"), currency="USD"), "EA")]
+    written = CsvCodec().encode(catalog, ENVELOPE).decode()
+    table = [row.split(",") for row in written.splitlines()]
+    price, uom = table[0].index("unit_price"), table[0].index("price_uom")
+    assert [(row[price], row[uom]) for row in table[1:]] == [("", ""), ("", "EA"), ("0.12", "EA")]
+    again = single(decode(written))
+    assert msgspec.structs.replace(again, source=None) == msgspec.structs.replace(
+        catalog, source=None)
+    # Without the price columns at all: a title-only catalog.
+    title_only = single(decode("catalog_id,currency,effective_from,supplier_id,sku\n"
+                               "C-2,USD,2025-04-01,acme,BOOK-1\n"))
+    assert isinstance(title_only, PriceCatalog)
+    assert title_only.lines[0].unit_price is None
+
+
+def test_a_price_without_its_unit_is_rejected() -> None:
+    header = "catalog_id,currency,effective_from,supplier_id,sku,unit_price,price_uom\n"
+    decoded = decode(header + "C-1,USD,2025-04-01,acme,BOLT,0.12,\n")
+    [error] = decoded.errors
+    assert error.pointer == "/rows/1"
+    assert "`unit_price` needs its `price_uom`" in str(error)

@@ -197,11 +197,28 @@ def test_ship_notice_packs_and_loose_items() -> None:
     assert second.items[0].item.description == "Washer"
 
 
-def test_header_only_ship_notice_is_rejected_with_a_pointer() -> None:
+def test_header_only_ship_notice_is_an_order_without_lines() -> None:
     decoded = decode("ship_notice_header_only.xml")
+    [notice] = decoded.documents
+    assert isinstance(notice, ShipNotice)
+    assert notice.document_id == "S2-123"
+    [order] = notice.orders
+    assert (order.po_number, order.packs, order.items) == ("PO-45001", (), ())
+    assert status_of(decoded)[0] == "200"
+    written = codec().encode(notice, _envelope())
+    [portion] = ET.fromstring(written).iter("ShipNoticePortion")
+    assert portion.find("ShipNoticeItem") is None
+    [again] = codec().decode(written).documents
+    assert isinstance(again, ShipNotice) and again.orders == notice.orders
+
+
+def test_ship_notice_without_portions_is_rejected_with_a_pointer() -> None:
+    body = (FIXTURES / "ship_notice_header_only.xml").read_bytes()
+    start, end = body.index(b"<ShipNoticePortion>"), body.index(b"</ShipNoticePortion>")
+    decoded = codec().decode(body[:start] + body[end + len(b"</ShipNoticePortion>") :])
     [error] = decoded.errors
-    assert error.pointer == "/cXML/Request/ShipNoticeRequest/ShipNoticePortion[1]"
-    assert "header-only" in error.detail
+    assert error.pointer == "/cXML/Request/ShipNoticeRequest"
+    assert "no ShipNoticePortion" in error.detail
     assert status_of(decoded)[0] == "400"
 
 

@@ -15,14 +15,7 @@ from wharf.errors import DocumentError, MalformedDocument
 SAMPLES = Path(__file__).parents[2].parent / "shared" / "samples" / "cxml"
 FILES = sorted(p.name for p in SAMPLES.glob("*.xml")) if SAMPLES.is_dir() else []
 
-KNOWN_GAPS = {
-    # A ShipNoticePortion without ShipNoticeItem: the canonical ShipmentOrder needs packs or
-    # items, so a header-only ASN cannot be represented (model change needed, see the report).
-    "ShipNoticeRequest_1.2.050_friendsofcxml_header_only.xml": (
-        "/cXML/Request/ShipNoticeRequest/ShipNoticePortion[1]"
-    ),
-}
-EXPECTED = {"decoded": 8, "rejected as named": 0, "known gap": 1}
+EXPECTED = {"decoded": 9, "rejected as named": 0}
 
 pytestmark = [
     pytest.mark.corpus,
@@ -42,9 +35,6 @@ def outcome(name: str) -> str:
     if decoded.errors:
         [error] = decoded.errors
         assert decoded.reply is not None and not decoded.reply.accepted
-        if name in KNOWN_GAPS:
-            assert error.pointer == KNOWN_GAPS[name]
-            return "known gap"
         assert negative, f"{name}: {error.pointer}: {error.detail}"
         assert error.pointer
         return "rejected as named"

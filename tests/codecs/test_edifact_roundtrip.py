@@ -265,6 +265,8 @@ def ship_notices(draw: st.DrawFn) -> ShipNotice:
                 max_size=2,
             )
         )
+        # At least one item: DESADV names the PO per LIN (RFF+ON), so an order without items
+        # (which the model allows since header-only ASNs) is not written.
         loose = draw(st.lists(shipped, min_size=0 if packs else 1, max_size=3))
         orders.append(ShipmentOrder(po_number=po, packs=tuple(packs), items=tuple(loose)))
     scac = draw(opt(st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=2, max_size=4)))

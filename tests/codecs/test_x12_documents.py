@@ -14,6 +14,7 @@ from wharf.model import (
     Document,
     InventoryAdvice,
     Invoice,
+    Money,
     POAcknowledgment,
     PriceCatalog,
     ShipNotice,
@@ -27,7 +28,11 @@ CODEC = X12Codec(clock=lambda: dt.datetime(2026, 1, 2, tzinfo=dt.UTC))
 
 
 def _documents(name: str) -> list[Document]:
-    decoded = CODEC.decode((FIXTURES / name).read_bytes())
+    return _documents_of((FIXTURES / name).read_bytes())
+
+
+def _documents_of(body: bytes) -> list[Document]:
+    decoded = CODEC.decode(body)
     assert decoded.errors == []
     return decoded.documents
 
@@ -215,17 +220,35 @@ def test_832_first_price_per_item() -> None:
     assert (catalog.document_id, catalog.effective_from, catalog.effective_to) == (
         "CT-2025", dt.date(2025, 4, 1), dt.date(2025, 12, 31))
     assert catalog.supplier.name == "Acme Fasteners"  # N1*MF
-    assert [(line.item.supplier_part, line.unit_price.amount, line.price_uom)
-            for line in catalog.lines] == [("AC-M8-50", Decimal(65), "CA"),
-                                           ("AC-M8-N", Decimal("14.50"), "CS")]
-    assert any("no price" in note for note in catalog.notes)
+    assert [(line.item.supplier_part, line.unit_price, line.price_uom)
+            for line in catalog.lines] == [
+        ("AC-M8-50", Money(amount=Decimal(65), currency="USD"), "CA"),
+        ("AC-M8-N", Money(amount=Decimal("14.50"), currency="USD"), "CS"),
+        ("AC-NOPRICE", None, None),  # no CTP: listed without a price
+    ]
+    assert any("1 further price(s) not kept" in note for note in catalog.notes)
 
 
-def test_832_without_any_price_is_rejected_at_its_first_lin() -> None:
+def test_832_without_any_price_lists_its_items_without_prices() -> None:
     body = (FIXTURES / "832_caret_elem_price_tiers.edi").read_bytes()
     body = b"\n".join(line for line in body.split(b"\n") if not line.startswith(b"CTP"))
+    body = body.replace(b"LIN^3^VP^AC-NOPRICE~", b"LIN^3^VP^AC-NOPRICE~\nCTP^^UCP^^1^CS~")
+    (catalog,) = _documents_of(body)
+    assert isinstance(catalog, PriceCatalog)
+    assert [(line.item.supplier_part, line.unit_price, line.price_uom)
+            for line in catalog.lines] == [
+        ("AC-M8-50", None, None), ("AC-M8-N", None, None), ("AC-NOPRICE", None, None)]
+    assert any("1 CTP without a usable price" in note and "(segment 9)" in note
+               for note in catalog.notes)
+
+
+def test_832_whose_items_have_no_identifier_is_rejected_at_its_first_lin() -> None:
+    body = (FIXTURES / "832_caret_elem_price_tiers.edi").read_bytes()
+    for old in (b"LIN^1^VP^AC-M8-50^UK^50387698433528", b"LIN^2^VP^AC-M8-N", b"LIN^3^VP^AC-NOPRICE"):
+        body = body.replace(old, old.split(b"^VP^")[0])
     error = _error(body)
-    assert (error.pointer, error.segment_id, error.code) == ("/segments/6", "CTP", "3")
+    assert (error.pointer, error.segment_id, error.code) == ("/segments/6/3", "LIN", "1")
+    assert "no item has a usable identifier" in str(error)
 
 
 @pytest.mark.parametrize(

@@ -165,6 +165,8 @@ shipped = st.builds(ShippedItem, line_number=st.none() | ident, item=items, quan
 packs = st.builds(Pack, sscc=st.none() | digits(18),
                   packaging_code=st.none() | st.sampled_from(["CTN25", "PLT94", "BOX"]),
                   items=st.lists(shipped, min_size=1, max_size=3).map(tuple))
+# Orders keep at least one item: the 856 reader builds orders from item levels (HL*I), so an
+# order-level HL*O without items is not read back (the model allows it since header-only ASNs).
 orders = st.tuples(ident, st.lists(packs, max_size=2), st.lists(shipped, max_size=2)).filter(
     lambda parts: bool(parts[1] or parts[2])).map(
     lambda parts: ShipmentOrder(po_number=parts[0], packs=tuple(parts[1]), items=tuple(parts[2])))

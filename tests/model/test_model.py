@@ -415,9 +415,9 @@ def _invoice_json(**changes: object) -> dict[str, object]:
             id="ship-notice-without-orders",
         ),
         pytest.param(
-            ship_notice_json(orders=[{"po_number": "PO-1"}]),
-            "an order in a ship notice needs packs or items - at `$.orders[0]`",
-            id="order-without-packs-or-items",
+            ship_notice_json(orders=[{"packs": []}]),
+            "Object missing required field `po_number` - at `$.orders[0]`",
+            id="order-without-po-number",
         ),
         pytest.param(
             ship_notice_json(
@@ -524,6 +524,62 @@ def test_purchase_order_lines_required_unless_cancel() -> None:
         match=r"`currency` is required: the document has an amount at lines\[0\]\.unit_price",
     ):
         PurchaseOrder(document_id="PO-1", supplier=ACME, lines=(priced,))
+
+
+def test_an_order_level_ship_notice_has_orders_without_packs_or_items() -> None:
+    doc = decode(ship_notice_json(orders=[{"po_number": "PO-1"}, {"po_number": "PO-2"}]))
+    assert isinstance(doc, ShipNotice)
+    assert [(o.po_number, o.packs, o.items) for o in doc.orders] == [
+        ("PO-1", (), ()),
+        ("PO-2", (), ()),
+    ]
+    assert json.loads(encode_document(doc))["orders"] == [{"po_number": "PO-1"}, {"po_number": "PO-2"}]
+    assert po_numbers(doc) == ("PO-1", "PO-2")
+
+
+def _catalog_json(*lines: dict[str, object]) -> dict[str, object]:
+    doc: dict[str, object] = json.loads(encode_document(samples()[5]))
+    doc["lines"] = list(lines)
+    return doc
+
+
+def test_a_catalog_line_may_come_without_a_price() -> None:
+    doc = decode(_catalog_json({"item": {"sku": "BOOK-1"}}, {"item": {"sku": "BOOK-2"},
+                                                              "price_uom": "EA"}))
+    assert isinstance(doc, PriceCatalog)
+    assert [(line.unit_price, line.price_uom) for line in doc.lines] == [(None, None), (None, "EA")]
+    assert decode_document(encode_document(doc)) == doc
+    assert json.loads(encode_document(doc))["lines"][0] == {"item": {"sku": "BOOK-1"}}
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        pytest.param(
+            {"item": {"sku": "X"}, "unit_price": {"amount": "1", "currency": "USD"}},
+            "`unit_price` needs its `price_uom` - at `$.lines[0]`",
+            id="price-without-unit",
+        ),
+        pytest.param(
+            {"item": {"sku": "X"}, "unit_price": {"amount": "-1", "currency": "USD"},
+             "price_uom": "EA"},
+            "`unit_price` must be >= 0, got -1 - at `$.lines[0]`",
+            id="negative-price",
+        ),
+        pytest.param(
+            {"item": {"sku": "X"}, "unit_price": {"amount": "1", "currency": "EUR"},
+             "price_uom": "EA"},
+            "lines[0].unit_price is in EUR, the document in USD",
+            id="price-in-another-currency",
+        ),
+    ],
+)
+def test_a_catalog_price_needs_its_unit_and_stays_non_negative(
+    line: dict[str, object], message: str
+) -> None:
+    with pytest.raises(msgspec.ValidationError) as info:
+        decode(_catalog_json(line))
+    assert str(info.value) == message
 
 
 def test_date_ranges() -> None:

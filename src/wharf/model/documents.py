@@ -249,15 +249,15 @@ class Pack(Canonical):
 
 
 class ShipmentOrder(Canonical):
-    """The part of a shipment filling one PO: packed items in packs, loose ones in items."""
+    """The part of a shipment filling one PO: packed items in packs, loose ones in items.
+
+    An order with neither is an order-level notice ("PO X shipped") without line detail, as
+    header-only cXML ship notices send it.
+    """
 
     po_number: NonEmptyStr
     packs: tuple[Pack, ...] = ()
     items: tuple[ShippedItem, ...] = ()
-
-    def __post_init__(self) -> None:
-        if not (self.packs or self.items):
-            raise ValueError("an order in a ship notice needs packs or items")
 
 
 class ShipNotice(Canonical, tag_field="doc_type", tag="ship_notice"):
@@ -403,20 +403,29 @@ class InventoryAdvice(Canonical, tag_field="doc_type", tag="inventory_advice"):
 
 
 class CatalogLine(Canonical):
-    """An item's price per price_uom and its ordering terms."""
+    """An item's price per price_uom and its ordering terms.
+
+    A line without a price lists the item only (a title catalog such as a BISG book 832). A
+    ``unit_price`` needs its ``price_uom``; a ``price_uom`` alone names the unit the item is
+    priced in without giving the price.
+    """
 
     item: ItemRef
-    unit_price: Money
-    price_uom: UomCode
+    unit_price: Money | None = None
+    price_uom: UomCode | None = None
     min_quantity: Quantity | None = None
     lead_time_days: Days | None = None
 
     def __post_init__(self) -> None:
+        if self.unit_price is None:
+            return
+        if self.price_uom is None:
+            raise ValueError("`unit_price` needs its `price_uom`")
         check_decimal(self.unit_price.amount, "unit_price", non_negative=True)
 
 
 class PriceCatalog(Canonical, tag_field="doc_type", tag="price_catalog"):
-    """A supplier's prices, effective from a date (until effective_to when given)."""
+    """A supplier's items and prices, effective from a date (until effective_to when given)."""
 
     document_id: NonEmptyStr
     issue_date: date | None = None

@@ -7,8 +7,9 @@ Each ``ShipNoticePortion`` is one PO (canonical order); its ``ShipNoticeItem``s 
 they carry ``Packaging`` (``ShippingContainerSerialCode`` = SSCC, ``PackagingCode``), loose
 otherwise. Packed items with the same SSCC and packaging code one after another form one pack.
 
-A portion without ``ShipNoticeItem`` (a header-only ASN) cannot be represented: the canonical
-model needs packs or items per order, so such a document is rejected with a pointed error.
+A portion without ``ShipNoticeItem`` (a header-only ASN: "order X shipped") becomes an order
+without packs or items, and is written back the same way. A request without any
+``ShipNoticePortion`` is rejected: it does not say what shipped.
 """
 
 from __future__ import annotations
@@ -130,14 +131,7 @@ def _read_portion(
     pack_items: list[list[dict[str, object]]] = []
     last_key: tuple[str | None, str | None] | None = None
     loose: list[dict[str, object]] = []
-    items = portion.findall("ShipNoticeItem")
-    if not items:
-        raise DocumentError(
-            "the ShipNoticePortion has no ShipNoticeItem: a header-only ship notice cannot be "
-            "represented (the canonical model needs items per order)",
-            pointer=pointer,
-        )
-    for index, element in enumerate(items):
+    for index, element in enumerate(portion.iterfind("ShipNoticeItem")):
         here = f"{pointer}/ShipNoticeItem[{index + 1}]"
         item = _read_item(element, here)
         packaging = element.find("Packaging")

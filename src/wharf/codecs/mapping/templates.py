@@ -12,7 +12,8 @@ document id form one document):
   supplier_part, description, quantity, uom, available_date`` (+ optional columns below).
 * ``price_catalog_csv`` — ``catalog_id, currency, effective_from, effective_to, supplier_id,
   sku, gtin, supplier_part, description, unit_price, price_uom, min_quantity,
-  min_quantity_uom, lead_time_days``.
+  min_quantity_uom, lead_time_days``; an empty (or absent) ``unit_price`` lists the item
+  without a price.
 * ``ship_notice_csv`` — ``asn_number, shipped_at, supplier_id, carrier_scac, tracking_number,
   po_number, sscc, packaging_code, line_number, sku, gtin, supplier_part, description,
   quantity, uom``; rows with an ``sscc`` are grouped into packs, rows without one are loose
@@ -97,8 +98,8 @@ effective_to = { source = "effective_to", optional = true }
     + _PARTIES
     + _item("lines[]")
     + """\
-"lines[].unit_price.amount" = "unit_price"
-"lines[].price_uom" = "price_uom"
+"lines[].unit_price.amount" = { source = "unit_price", optional = true }
+"lines[].price_uom" = { source = "price_uom", optional = true }
 "lines[].min_quantity.value" = { source = "min_quantity", optional = true }
 "lines[].min_quantity.uom" = { source = "min_quantity_uom", optional = true }
 "lines[].lead_time_days" = { source = "lead_time_days", optional = true }

@@ -8,9 +8,9 @@
 * Per ``LIN`` (ids from LIN02): the first ``CTP`` with a price (CTP03) and a unit (CTP05, first
   component) is the line's price and price unit; further CTPs (price tiers such as
   ``CTP*BG*C02``) are not kept and are noted; ``PID*F`` is the description.
-* A canonical catalog line needs a price: an item without CTP is left out and noted, and a
-  catalog in which no item has a price (a title-only BISG book catalog) is rejected pointing at
-  its first LIN.
+* An item without a usable CTP (a title-only BISG book catalog has none) becomes a line
+  without a price, noted when it had CTPs; a catalog without any LIN, or in which no LIN names
+  its item, is rejected.
 """
 
 from __future__ import annotations
@@ -118,17 +118,22 @@ def read_832(segments: list[list[str]], ctx: ReadContext) -> PriceCatalog:
             ctx.warn(entry.pos, entry.segment, 3, "the item has no usable identifier")
             continue
         if entry.price is None:
-            ctx.warn(entry.pos, entry.segment, None, "no price (CTP03 with a CTP05 unit)")
+            if entry.extra:
+                ctx.warnings.append(
+                    f"x12: LIN (segment {entry.pos}): {entry.extra} CTP without a usable price "
+                    "(CTP03 >= 0 with a CTP05 unit); the item is listed without a price"
+                )
+            lines.append(CatalogLine(item=ref))
             continue
         if entry.extra:
             ctx.warn(entry.pos, entry.segment, None, f"{entry.extra} further price(s) not kept")
         lines.append(CatalogLine(item=ref, unit_price=Money(amount=entry.price, currency=cur),
                                  price_uom=entry.uom))
     if not lines:
-        where = items[0] if items else None
-        if where is None:
+        if not items:
             raise missing(len(segments), "LIN", "the catalog has no items")
-        raise missing(where.pos, "CTP", "no item has a price; a canonical catalog line needs one")
+        first = items[0]
+        raise bad(first.pos, first.segment, 3, "1", "no item has a usable identifier")
     supplier = ctx.party_or_envelope(parties.party(ctx, "SU", "VN", "SE", "MF"), ctx.sender)
     if supplier is None:
         raise missing(2, "N1", "no supplier: no N1*SU/VN/SE/MF and no envelope")
