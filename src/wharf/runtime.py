@@ -52,6 +52,7 @@ from wharf.business import (
     PurchaseOrderLedger,
     Resolution,
 )
+from wharf.business.sla import SlaSettings
 from wharf.codecs import default_registry
 from wharf.codecs.registry import PartnerCodecs
 from wharf.errors import WharfError
@@ -98,6 +99,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from wharf.model import PurchaseOrder
+    from wharf.policies.model import Sla
 
 __all__ = ("Runtime", "run")
 
@@ -206,12 +208,29 @@ def _client_tls(settings: Settings, pki: ServerPki) -> ssl.SSLContext:
     return context
 
 
-async def _business(settings: Settings, db: Database) -> BusinessChecks:
+def sla_settings(sla: Sla) -> SlaSettings:
+    """A partner policy's SLA timers in the PO ledger's terms: the ASN is due
+    ``asn_due_before_ship_days`` before the promised (requested) date; the invoice
+    ``invoice_due_after_ship_days`` after the goods arrived."""
+    return SlaSettings(
+        ack_due_hours=sla.ack_due_hours,
+        asn_grace_hours=-24 * sla.asn_due_before_ship_days if sla.asn_due_before_ship_days
+        else 24,
+        invoice_due_days=sla.invoice_due_after_ship_days,
+    )
+
+
+async def _business(settings: Settings, db: Database, policies: PolicyStore) -> BusinessChecks:
     """Open the business stores; load the master-data folder when one is configured."""
     sealer = Sealer.from_settings(settings.sealing)
     master = await MasterData.open(db, sealer)
     queue = await ExceptionQueue.open(db, sealer)
-    lifecycle = await PurchaseOrderLedger.open(db, sealer)
+
+    def sla_for(partner_id: str) -> SlaSettings:
+        partner = policies.current().get(partner_id)
+        return sla_settings(partner.sla) if partner is not None else SlaSettings()
+
+    lifecycle = await PurchaseOrderLedger.open(db, sealer, sla_for=sla_for)
     folder = settings.business.masterdata_dir
     if folder:
         try:
@@ -321,7 +340,10 @@ async def _start(
     projection = TraceProjection(js, traces)
     await tg.start(projection.run)
 
-    http = httpx.AsyncClient(timeout=settings.nats.publish_timeout)
+    # Internal HTTPS targets: the system CAs plus Wharf's CA; Wharf's client certificate.
+    http = httpx.AsyncClient(
+        verify=_client_tls(settings, pki), timeout=settings.nats.publish_timeout
+    )
     tg.start_soon(_close_on_cancel, http)
     targets: dict[str, PostingTarget] = {}
 
@@ -335,7 +357,7 @@ async def _start(
                 )
         return targets[name]
 
-    checks = await _business(settings, db)
+    checks = await _business(settings, db, policies)
     pipeline = Pipeline(
         codecs=codecs, events=events, ledger=ledger, targets=target,
         partners=lambda: policies.current().partners, settings=settings.actors, checks=checks,

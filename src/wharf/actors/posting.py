@@ -105,6 +105,11 @@ class HttpTarget:
             response = await self._client.post(
                 self._url, content=posting.body, headers=headers, timeout=self._timeout
             )
+        except httpx.ConnectError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                # Retrying cannot fix a certificate; dead-letter now, replay once it is fixed.
+                raise PermanentError(f"{self._url}: TLS: {exc}", step="post") from exc
+            raise TransientError(f"{self._url}: {type(exc).__name__}: {exc}", step="post") from exc
         except httpx.HTTPError as exc:
             raise TransientError(f"{self._url}: {type(exc).__name__}: {exc}", step="post") from exc
         status = response.status_code

@@ -52,12 +52,13 @@ _FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 class SlaSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """A partner's SLA timers; ``None`` switches one off."""
 
-    ack_due_hours: int | None = 24
+    ack_due_hours: float | None = 24
     """Acknowledgment due this many hours after the PO was sent."""
-    asn_grace_hours: int | None = 24
-    """ASN due this many hours after the promised date begins (24 = by the end of it)."""
-    invoice_due_days: int | None = 30
-    """Invoice due this many days after the goods were received."""
+    asn_grace_hours: float | None = 24
+    """ASN due this many hours after the promised date begins (24 = by the end of it; a
+    negative number: that many hours before it)."""
+    invoice_due_days: float | None = 30
+    """Invoice due this many days after the goods were received (or shipped)."""
 
 
 class SlaDue(Canonical):
@@ -138,7 +139,7 @@ class _Timers:
             (self.when, reason, self.supplier, self.po_key, kind))
 
 
-def _day(day: date, hours: int) -> datetime:
+def _day(day: date, hours: float) -> datetime:
     return datetime.combine(day, time(0), UTC) + timedelta(hours=hours)
 
 

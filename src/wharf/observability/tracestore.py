@@ -72,6 +72,9 @@ _STATUS = {
 }
 
 
+_BEFORE_POSTING = frozenset({"received", "transformed", "validated"})
+
+
 class TraceEntry(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
     """One step in a document's timeline."""
 
@@ -218,7 +221,10 @@ class TraceStore:
                     exception_id=d.exception_id, warnings=d.warnings,
                 )
             )
-            status = _STATUS.get(name, status)
+            # A redelivery of a document already posted re-runs the early steps and finds every
+            # target reached: it stays posted.
+            if not (status == "posted" and name in _BEFORE_POSTING):
+                status = _STATUS.get(name, status)
             traceparent = traceparent or parent
         first = rows[0]
         return Trace(
