@@ -228,3 +228,44 @@ async def test_asn_is_rendered_for_wms_tms_and_customer_service(
     assert got["tms"]["po_numbers"] == ["PO-1"]
     affected = {(o["order_id"], o["late"]) for o in got["crm"]["affected_orders"]}
     assert affected == {("SO-5001", True), ("SO-5002", False)}
+
+
+async def test_lead_time_and_acknowledged_dates_reach_customer_service(
+    make_wharf: WharfFactory, policies_dir: Path, pki: Pki
+) -> None:
+    crm = ', "crm.order.at_risk"]'
+    (policies_dir / "acme.toml").write_text(
+        ACME_POLICY.replace('validation = "document"', 'validation = "full"')
+        + 'lead_time_change = ["planning.leadtime.changed"' + crm + "\n"
+        + 'acknowledgment = ["erp.purchasing.ack"' + crm + "\n"
+    )
+    lead_time = {
+        "doc_type": "lead_time_change", "document_id": "LT-1", "supplier": {"id": "acme"},
+        "effective_date": "2026-11-26",
+        "lines": [{"item": {"supplier_part": "HX-100"}, "new_lead_time_days": 60}],
+    }
+    ack = {
+        "doc_type": "acknowledgment", "document_id": "ACK-1", "po_number": "PO-1",
+        "status": "accepted", "supplier": {"id": "acme"},
+        "lines": [{"line_number": "1", "status": "accepted",
+                   "item": {"supplier_part": "HX-100"}, "quantity": {"value": "2", "uom": "CS"},
+                   "promised_date": "2026-12-11"}],
+    }
+    async with make_wharf(business__masterdata_dir=str(MASTERDATA)) as wharf:
+        po = decode_document(json.dumps(PO_1).encode())
+        assert isinstance(po, PurchaseOrder)
+        await wharf.checks.ledger.record_document("acme", po, dt.datetime.now(dt.UTC), "erp-1")
+        sub = await wharf.nc.subscribe("crm.order.at_risk")
+        async with httpx.AsyncClient(
+            base_url=wharf.partner_url, verify=pki.context("acme"), auth=ClientCredentials()
+        ) as partner:
+            for path, body in (("/v1/lead-times", lead_time), ("/v1/acknowledgments", ack)):
+                response = await partner.post(path, content=json.dumps(body), headers=JSON)
+                assert response.status_code == 202, response.text
+                notice = json.loads((await sub.next_msg(timeout=10)).data)
+                assert notice["document_id"] == body["document_id"]
+                late = {o["order_id"]: o["late"] for o in notice["affected_orders"]}
+                if body is lead_time:  # 60 days from now is after both promised dates
+                    assert late == {"SO-5001": True, "SO-5002": True}
+                else:  # promised 2026-12-11: one day after SO-5001's, before SO-5002's
+                    assert late == {"SO-5001": True, "SO-5002": False}

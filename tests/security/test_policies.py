@@ -78,7 +78,9 @@ def test_shipped_samples_show_the_v2_features() -> None:
     assert globex.x12_overrides == {"item.supplier_part": "PO107"}
     assert globex.rate_limit is not None and globex.rate_limit.burst == 10  # from the template
     assert globex.routes["price_catalog"] == []  # the template removes an inherited route
-    assert globex.routes["ship_notice"] == ["wms.receipts.expected", "erp.purchasing.asn"]
+    assert globex.routes["ship_notice"] == [
+        "wms.receipts.expected", "erp.purchasing.asn", "tms.inbound.milestone", "crm.order.at_risk"
+    ]
 
 
 def test_today_format_stays_valid_and_v2_defaults_are_least_privilege(tmp_path: Path) -> None:

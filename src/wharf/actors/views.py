@@ -12,8 +12,10 @@ ship notice Wharf does the synchronising work the distributor would otherwise do
   and the estimated delivery as the expected receipt date);
 * **TMS** (``tms.*``): the carrier milestone — carrier, tracking, bill of lading, shipped at,
   estimated delivery, and the POs it carries;
-* **customer service** (``crm.*``): the open customer orders waiting on the shipped PO lines,
-  each with its new availability date.
+* **customer service** (``crm.*``): the open customer orders a document moves, each with its
+  new availability date — waiting on the shipped PO lines (ship notice), on acknowledged PO
+  lines with a promised date (acknowledgment), or on an item whose lead time changed or whose
+  availability the supplier reported (lead-time change, inventory advice).
 
 The enrichment is gathered once per document during validation (:class:`Enrichment`), so a
 redelivery renders the same views.
@@ -26,10 +28,19 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from wharf.model import Document, ShipNotice, encode_document
+from wharf.model import (
+    Document,
+    InventoryAdvice,
+    LeadTimeChange,
+    POAcknowledgment,
+    ShipNotice,
+    doc_type_of,
+    encode_document,
+)
 
 if TYPE_CHECKING:
-    from wharf.business import MasterData
+    from wharf.business import CustomerOrder, MasterData
+    from wharf.model import ItemRef
 
 __all__ = ("RECEIVING_HEADER", "AffectedOrder", "Enrichment", "ItemLocation", "enrich", "render")
 
@@ -68,9 +79,56 @@ class Enrichment(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def enrich(document: Document, supplier: str, master: MasterData) -> Enrichment:
-    """Look up receiving locations and affected customer orders (ship notices only)."""
-    if not isinstance(document, ShipNotice):
-        return Enrichment()
+    """Receiving locations (ship notices) and the customer orders a document moves."""
+    if isinstance(document, ShipNotice):
+        return await _ship_notice(document, supplier, master)
+    affected: dict[tuple[str, str], AffectedOrder] = {}
+    if isinstance(document, POAcknowledgment):
+        for line in document.lines:
+            if line.promised_date is None:
+                continue
+            for waiting in await master.customer_orders(document.po_number, line.line_number):
+                _affect(affected, waiting, line.promised_date)
+    elif isinstance(document, LeadTimeChange):
+        today = dt.datetime.now(dt.UTC).date()
+        for change in document.lines:
+            sku = await _sku(master, supplier, change.item)
+            if sku is None:
+                continue
+            available = today + dt.timedelta(days=change.new_lead_time_days)
+            for waiting in await master.customer_orders_for_sku(sku):
+                _affect(affected, waiting, available)
+    elif isinstance(document, InventoryAdvice):
+        for stock in document.lines:
+            sku = await _sku(master, supplier, stock.item)
+            if sku is None or stock.available_date is None:
+                continue
+            for waiting in await master.customer_orders_for_sku(sku):
+                _affect(affected, waiting, stock.available_date)
+    return Enrichment(affected_orders=tuple(affected.values()))
+
+
+def _affect(
+    into: dict[tuple[str, str], AffectedOrder], waiting: CustomerOrder, available: dt.date | None
+) -> None:
+    into[(waiting.order_id, waiting.line)] = AffectedOrder(
+        order_id=waiting.order_id, line=waiting.line, customer=waiting.customer,
+        sku=waiting.sku, po_number=waiting.po_number, po_line=waiting.po_line,
+        promised_date=waiting.promised_date, available_date=available,
+        late=available is not None and available > waiting.promised_date,
+    )
+
+
+async def _sku(master: MasterData, supplier: str, ref: ItemRef) -> str | None:
+    resolved = None
+    if ref.supplier_part is not None:
+        resolved = await master.item_for_part(supplier, ref.supplier_part)
+    if resolved is None and ref.gtin is not None:
+        resolved = await master.item_by_gtin(ref.gtin)
+    return resolved.sku if resolved is not None else ref.sku
+
+
+async def _ship_notice(document: ShipNotice, supplier: str, master: MasterData) -> Enrichment:
     warehouse = await master.warehouse_for(document.ship_to) if document.ship_to else None
     available = document.estimated_delivery or (
         document.shipped_at.date() if document.shipped_at else None
@@ -82,12 +140,7 @@ async def enrich(document: Document, supplier: str, master: MasterData) -> Enric
                    for p, pack in enumerate(order.packs) for i, item in enumerate(pack.items)]
         shipped += [(f"/orders/{o}/items/{i}", item) for i, item in enumerate(order.items)]
         for pointer, item in shipped:
-            resolved = None
-            if item.item.supplier_part is not None:
-                resolved = await master.item_for_part(supplier, item.item.supplier_part)
-            if resolved is None and item.item.gtin is not None:
-                resolved = await master.item_by_gtin(item.item.gtin)
-            sku = resolved.sku if resolved is not None else item.item.sku
+            sku = await _sku(master, supplier, item.item)
             if warehouse is not None and sku is not None:
                 where = await master.locate(warehouse, sku)
                 locations.append(ItemLocation(pointer=pointer, sku=sku, warehouse=where.warehouse_id,
@@ -95,12 +148,7 @@ async def enrich(document: Document, supplier: str, master: MasterData) -> Enric
             else:
                 locations.append(ItemLocation(pointer=pointer, sku=sku))
             for waiting in await master.customer_orders(order.po_number, item.line_number):
-                affected[(waiting.order_id, waiting.line)] = AffectedOrder(
-                    order_id=waiting.order_id, line=waiting.line, customer=waiting.customer,
-                    sku=waiting.sku, po_number=waiting.po_number, po_line=waiting.po_line,
-                    promised_date=waiting.promised_date, available_date=available,
-                    late=available is not None and available > waiting.promised_date,
-                )
+                _affect(affected, waiting, available)
     return Enrichment(locations=tuple(locations), affected_orders=tuple(affected.values()))
 
 
@@ -123,9 +171,9 @@ def render(target: str, document: Document, enrichment: Enrichment) -> tuple[byt
                 "estimated_delivery": document.estimated_delivery,
                 "po_numbers": [o.po_number for o in document.orders],
             }), {}
-        if system == "crm":
-            return _encode({
-                "ship_notice": document.document_id, "supplier": document.supplier.id,
-                "affected_orders": enrichment.affected_orders,
-            }), {}
+    if system == "crm":
+        return _encode({
+            "doc_type": doc_type_of(document), "document_id": document.document_id,
+            "supplier": document.supplier.id, "affected_orders": enrichment.affected_orders,
+        }), {}
     return encode_document(document), {}

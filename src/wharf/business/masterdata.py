@@ -437,6 +437,15 @@ class MasterData:
         return [_decode(self._body("md_customer_orders", r[:2], r[2]), CustomerOrder)
                 for r in rows]
 
+    async def customer_orders_for_sku(self, sku: str) -> list[CustomerOrder]:
+        """Open customer order lines for an item, whatever PO they wait on (reads them all:
+        bodies are sealed, so the SKU cannot be searched in SQL; fine for open orders)."""
+        rows = await self._db.fetchall(
+            "SELECT order_id, line, body FROM md_customer_orders ORDER BY order_id, line")
+        orders = [_decode(self._body("md_customer_orders", r[:2], r[2]), CustomerOrder)
+                  for r in rows]
+        return [order for order in orders if order.sku == sku]
+
     async def catalog_for(self, refs: Iterable[ItemRef], supplier_id: str) -> ItemCatalog:
         """An :class:`ItemCatalog` with every item ``refs`` could name, and their prices."""
         skus: set[str] = set()
