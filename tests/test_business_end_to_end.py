@@ -269,3 +269,26 @@ async def test_lead_time_and_acknowledged_dates_reach_customer_service(
                     assert late == {"SO-5001": True, "SO-5002": True}
                 else:  # promised 2026-12-11: one day after SO-5001's, before SO-5002's
                     assert late == {"SO-5001": True, "SO-5002": False}
+
+
+async def test_master_data_upserts_respect_ownership(
+    full: tuple[Runtime, httpx.AsyncClient, httpx.AsyncClient],
+) -> None:
+    wharf, _, ops = full
+    item = {"sku": "FST-9001", "description": "Hex bolt M10x60", "base_uom": "EA",
+            "supplier_parts": [{"supplier_id": "acme", "part_number": "HX-1060"}],
+            "uom_conversions": [{"uom": "CS", "factor": "10"}]}
+    url = "/internal/v1/masterdata/items"
+    first = await ops.post(url, json=[item])
+    assert first.json()["results"] == ["created"]
+    assert (await ops.post(url, json=item)).json()["results"] == ["unchanged"]
+    stolen = await ops.post(url, params={"source": "wms"},
+                            json={**item, "description": "renamed by the WMS"})
+    assert stolen.status_code == 409
+    assert stolen.json()["pointer"] == "/0"
+    bad = await ops.post(url, json={**item, "base_uom": "each"})
+    assert bad.status_code == 422
+    assert bad.json()["pointer"] == "/0/base_uom"
+    assert (await ops.post("/internal/v1/masterdata/planets", json={})).status_code == 404
+    found = await wharf.checks.master.item_for_part("acme", "HX-1060")
+    assert found is not None and found.description == "Hex bolt M10x60"

@@ -70,6 +70,7 @@ from wharf.gateway import (
 from wharf.gateway.dlq_api import internal_routes as dlq_routes
 from wharf.gateway.exceptions_api import exception_routes
 from wharf.gateway.guard import Guard
+from wharf.gateway.masterdata_api import masterdata_routes
 from wharf.gateway.oauth import ClientGrant, OAuthEndpoints, TokenEvent
 from wharf.gateway.purchase_orders import (
     Accepted,
@@ -535,6 +536,7 @@ async def _start(
     )
     internal_app = create_internal_app(internal_api, extra=[
         *exception_routes(checks.queue, carry_out),
+        *masterdata_routes(checks.master),
         *dlq_routes(dead_letters, replayer),
         *po_internal_routes(po_intake, max_body_bytes=settings.gateway.max_body_bytes),
     ])

@@ -229,9 +229,9 @@ class MasterData:
 
     @staticmethod
     async def _extra_view(conn: aiosqlite.Connection, entity: Entity, key: str) -> dict[str, Any]:
-        if entity == "item":
-            row = await _one(conn, "SELECT category FROM md_items WHERE sku = ?", (key,))
-            return {"category": row[0] if row else None}
+        if entity == "item":  # the same derived columns ``_upsert_item`` passes as ``extra``
+            row = await _one(conn, "SELECT category, gtin FROM md_items WHERE sku = ?", (key,))
+            return {"category": row[0], "gtin": row[1]} if row else {"category": None, "gtin": None}
         return {}
 
     # -- upserts ----------------------------------------------------------------------------
