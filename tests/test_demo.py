@@ -23,6 +23,7 @@ async def test_demo_scenarios_end_where_they_should(make_wharf: WharfFactory) ->
     assert len(finals) == len(SCENARIOS)
     assert finals == [
         "posted", "posted", "held_for_review", "held_for_review",
+        "posted", "posted", "posted", "posted", "posted",
         "refused at the gateway (HTTP 400)",
         "posted", "posted", "posted", "posted", "dead_lettered",
     ], "\n".join(lines)

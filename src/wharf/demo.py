@@ -1,9 +1,11 @@
 """``wharf demo``: Wharf on the embedded defaults plus three simulated suppliers.
 
-The ERP issues two purchase orders; then Acme (canonical JSON), Globex (X12 004010) and
-Initech (cXML) trade documents over real mTLS with certificate-bound tokens — good ones,
-one outside tolerance, one with a wrong price, a malformed one, and invoices to a target
-nobody set up (they end in the dead-letter queue). Every document's outcome is printed with
+The ERP issues two purchase orders through the internal API (they wait in the suppliers'
+outboxes); then Acme (canonical JSON), Globex (X12 004010) and Initech (cXML) trade documents
+over real mTLS with certificate-bound tokens — acknowledgments, ship notices (rendered for
+WMS, ERP, TMS and customer service), invoices, lead-time, inventory and price changes, a
+rebate claim and a return — good ones, one outside tolerance, one with a wrong price, a
+malformed one, and invoices to a target nobody set up (they end in the dead-letter queue). Every document's outcome is printed with
 the commands to look closer; Wharf keeps running until Ctrl+C.
 """
 
@@ -23,7 +25,7 @@ import msgspec
 from wharf.codecs import Envelope
 from wharf.codecs.cxml import CxmlCodec
 from wharf.codecs.x12 import X12Codec
-from wharf.model import Document, PurchaseOrder, decode_document
+from wharf.model import Document, decode_document
 from wharf.pki import issue_client
 
 if TYPE_CHECKING:
@@ -132,6 +134,51 @@ def _cxml(data: dict[str, Any], control: int) -> Callable[[], bytes]:
     return lambda: CxmlCodec().encode(_doc(data), envelope)
 
 
+def _lead_time(number: str, part: str, days: int) -> dict[str, Any]:
+    return {
+        "doc_type": "lead_time_change", "document_id": number, "effective_date": str(TODAY),
+        "supplier": {"id": "acme"},
+        "lines": [{"item": {"supplier_part": part}, "new_lead_time_days": days}],
+    }
+
+
+def _inventory(number: str, part: str, qty: str, available: dt.date) -> dict[str, Any]:
+    return {
+        "doc_type": "inventory_advice", "document_id": number, "supplier": {"id": "acme"},
+        "as_of": dt.datetime.now(dt.UTC).isoformat(),
+        "lines": [{"item": {"supplier_part": part}, "quantity": {"value": qty, "uom": "EA"},
+                   "available_date": str(available)}],
+    }
+
+
+def _catalog(number: str, part: str, price: str) -> dict[str, Any]:
+    return {
+        "doc_type": "price_catalog", "document_id": number, "supplier": {"id": "acme"},
+        "currency": "USD", "effective_from": str(TODAY + dt.timedelta(days=30)),
+        "lines": [{"item": {"supplier_part": part}, "unit_price": _money(price),
+                   "price_uom": "EA"}],
+    }
+
+
+def _rebate(number: str, part: str) -> dict[str, Any]:
+    return {
+        "doc_type": "rebate_claim", "document_id": number, "supplier": {"id": "acme"},
+        "currency": "USD", "agreement_id": "VOL-2026",
+        "period_start": "2026-10-01", "period_end": "2026-10-31",
+        "lines": [{"item": {"supplier_part": part}, "quantity": {"value": "1200", "uom": "EA"},
+                   "claimed_amount": _money("36.00")}],
+    }
+
+
+def _return(number: str, part: str) -> dict[str, Any]:
+    return {
+        "doc_type": "return_authorization", "document_id": number, "supplier": {"id": "acme"},
+        "po_number": "PO-1",
+        "lines": [{"item": {"supplier_part": part}, "quantity": {"value": "12", "uom": "EA"},
+                   "reason": "damaged in transit"}],
+    }
+
+
 SCENARIOS = (
     Scenario("acme", "acknowledges PO-1 as ordered", "/v1/acknowledgments", "application/json",
              _json(_ack("PO-1", "acme", "HX-100", "2", "CS"))),
@@ -142,6 +189,17 @@ SCENARIOS = (
     Scenario("acme", "invoices PO-1 at 5.28 a case (PO says 4.80)", "/v1/invoices",
              "application/json",
              _json(_invoice("INV-7001", "PO-1", "acme", "HX-100", "2", "CS", "5.28"))),
+    Scenario("acme", "lead time for HX-100 goes to 45 days", "/v1/lead-times",
+             "application/json", _json(_lead_time("LT-1", "HX-100", 45))),
+    Scenario("acme", "reports 5,000 HN-108 available next week", "/v1/inventory",
+             "application/json",
+             _json(_inventory("INV-ADV-1", "HN-108", "5000", TODAY + dt.timedelta(days=7)))),
+    Scenario("acme", "publishes next month's price for HX-100", "/v1/catalog",
+             "application/json", _json(_catalog("CAT-2027", "HX-100", "0.44"))),
+    Scenario("acme", "claims its October volume rebate", "/v1/rebate-claims",
+             "application/json", _json(_rebate("RB-10", "HX-100"))),
+    Scenario("acme", "authorizes a return of damaged bolts", "/v1/returns",
+             "application/json", _json(_return("RMA-5", "HX-100"))),
     Scenario("acme", "sends a truncated JSON body", "/v1/ship-notices", "application/json",
              lambda: b'{"doc_type": "ship_notice", "document_id": '),
     Scenario("globex", "acknowledges PO-2 in X12 855", "/v1/documents", "application/edi-x12",
@@ -178,12 +236,12 @@ async def _token(client: httpx.AsyncClient) -> str:
 async def play(runtime: Runtime, say: Callable[[str], None]) -> list[str]:
     """Issue the POs, run every scenario, then report where each document ended up (the
     final statuses are also returned, in scenario order)."""
-    now = dt.datetime.now(dt.UTC)
-    for partner, po in PURCHASE_ORDERS.items():
-        document = _doc(po)
-        assert isinstance(document, PurchaseOrder)
-        await runtime.checks.ledger.record_document(partner, document, now, f"erp-{po['document_id']}")
-        say(f"ERP issued {po['document_id']} to {partner}")
+    async with httpx.AsyncClient(base_url=runtime.internal_url, timeout=30) as erp:
+        for partner, po in PURCHASE_ORDERS.items():
+            issued = await erp.post("/internal/v1/purchase-orders", json=po)
+            issued.raise_for_status()
+            say(f"ERP issued {po['document_id']} to {partner}: held in its outbox "
+                f"(GET /v1/purchase-orders); correlation id {issued.json()['correlation_id']}")
     outcomes: list[tuple[Scenario, int, str | None]] = []
     clients = {p: _client(runtime, p) for p in ("acme", "globex", "initech")}
     try:
