@@ -191,3 +191,28 @@ async def test_a_format_the_policy_does_not_allow_is_refused(
     )
     assert response.status_code == 403
     assert "may not send x12" in response.json()["detail"]
+
+
+async def test_a_partners_997_is_taken_as_an_acknowledgment(
+    partner_client: ClientFactory,
+) -> None:
+    body = (
+        b"ISA*00*          *00*          *ZZ*INITECH        *ZZ*WHARF          *261120*0830*U*"
+        b"00401*000000077*0*P*>~GS*FA*INITECH*WHARF*20261120*0830*77*X*004010~ST*997*0001~"
+        b"AK1*PO*5~AK9*A*1*1*1~SE*4*0001~GE*1*77~IEA*1*000000077~"
+    )
+    response = await partner_client("initech").post(
+        "/v1/documents", content=body, headers={"Content-Type": "application/edi-x12"}
+    )
+    assert response.status_code == 202, response.text
+    (ack,) = response.json()["acknowledgments"]
+    assert ack["accepted"] is True
+    assert ack["acknowledged_control"] == "5"
+
+
+async def test_json_with_a_byte_order_mark(wharf: Runtime, partner_client: ClientFactory) -> None:
+    response = await partner_client("acme").post(
+        "/v1/ship-notices", content=b"\xef\xbb\xbf" + ship_notice("ASN-BOM"),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 202, response.text

@@ -148,8 +148,9 @@ def cmd_certs_expiring(args: argparse.Namespace) -> int:
     found = expiring_certificates(load_policies(settings.policies.dir), sources, args.days)
     for cert in found:
         owner = cert.partner or "(no partner)"
+        serial = f"serial {cert.serial}" if cert.serial else ""
         _say(f"{cert.not_after:%Y-%m-%d}  {cert.days_left:6.1f} days  {owner:<16} {cert.reason:<11} "
-             f"{cert.subject or ''} {cert.fingerprint or ''} {cert.file or ''}".rstrip())
+             f"{cert.subject or ''} {cert.fingerprint or ''} {serial} {cert.file or ''}".rstrip())
     if not found:
         _say(f"no certificate ends within {args.days:g} days")
     return 0

@@ -97,7 +97,7 @@ from wharf.storage import Database
 
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
     from wharf.model import PurchaseOrder
     from wharf.policies.model import Sla
@@ -191,7 +191,7 @@ async def _maintain_keys(keyring: KeyRing, interval: float = 60.0) -> None:
     while True:
         try:
             keyring.maintain()
-        except WharfError as exc:
+        except (WharfError, OSError) as exc:
             log.error("signing keys: %s", exc)
         await anyio.sleep(interval)
 
@@ -270,6 +270,21 @@ async def _reject_to_supplier(
         data=EventData(step="validate", exception_id=resolution.exception_id,
                        error=resolution.note),
     )
+
+
+async def _dispatch_decisions(
+    checks: BusinessChecks,
+    carry_out: Callable[[Resolution], Awaitable[bool]],
+    interval: float,
+) -> None:
+    """Carry out decisions made but not yet done (the process stopped, a target was down)."""
+    while True:
+        try:
+            for pending in await checks.queue.undispatched():
+                await carry_out(pending)
+        except (WharfError, aiosqlite.Error) as exc:
+            log.warning("pending buyer decisions: %s", exc)
+        await anyio.sleep(interval)
 
 
 async def _sla_timers(checks: BusinessChecks, events: EventEmitter, interval: float) -> None:
@@ -364,16 +379,25 @@ async def _start(
         partners=lambda: policies.current().partners, settings=settings.actors, checks=checks,
     )
 
-    async def carry_out(resolution: Resolution) -> None:
-        """Act on a buyer's decision: post the document, or tell the supplier it is refused."""
-        if resolution.next == "resume":
-            await pipeline.resume(resolution)
-        elif resolution.next == "reject_to_supplier":
-            await _reject_to_supplier(js, events, resolution, settings.nats.publish_timeout)
-        await checks.queue.mark_dispatched(resolution.exception_id)
+    async def carry_out(resolution: Resolution) -> bool:
+        """Act on a buyer's decision: post the document, or tell the supplier it is refused.
 
-    for pending in await checks.queue.undispatched():  # decided, but the process stopped
-        tg.start_soon(carry_out, pending)
+        False when it could not be done now (a target down, the partner gone): the decision
+        stays undispatched and :func:`_dispatch_decisions` tries again; nothing is lost.
+        """
+        try:
+            if resolution.next == "resume":
+                await pipeline.resume(resolution)
+            elif resolution.next == "reject_to_supplier":
+                await _reject_to_supplier(js, events, resolution, settings.nats.publish_timeout)
+        except Exception:
+            log.exception("exception %s: carrying out %s failed; will retry",
+                          resolution.exception_id, resolution.action)
+            return False
+        await checks.queue.mark_dispatched(resolution.exception_id)
+        return True
+
+    tg.start_soon(_dispatch_decisions, checks, carry_out, settings.business.sla_interval)
     tg.start_soon(_sla_timers, checks, events, settings.business.sla_interval)
 
     def actor(partner: str) -> SupplierActor:
@@ -503,6 +527,8 @@ async def _start(
         authenticator.identify,
         lambda p: ClientGrant(client_id=p.client_id, scopes=frozenset(p.scopes)),
         audit=token_audit,
+        charge=lambda request, partner: guard.charge(request, partner, "requests", 1),
+        body_timeout=settings.gateway.body_timeout,
     )
     partner_codecs = PartnerCodecs(codecs, settings.policies.dir)
     partner_extra = [*oauth.routes(), *po_partner_routes(guard, outbox)]

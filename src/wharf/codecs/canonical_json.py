@@ -25,6 +25,7 @@ class CanonicalJsonCodec:
         return "json"
 
     def decode(self, body: bytes, *, doc_type: DocType | None = None) -> Decoded:
+        body = body.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM some tools write
         try:
             return Decoded([Part("document", document=decode_document(body, doc_type=doc_type))])
         except msgspec.ValidationError as exc:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wharf.errors import UnsupportedMediaType
+from wharf.errors import DocumentError, UnsupportedMediaType, WharfError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -13,7 +14,9 @@ if TYPE_CHECKING:
     from wharf.codecs.base import Codec
     from wharf.policies.model import Format, Partner
 
-__all__ = ("MEDIA_TYPES", "CodecRegistry", "PartnerCodecs", "default_registry")
+__all__ = ("MEDIA_TYPES", "CodecRegistry", "MappingUnavailable", "PartnerCodecs", "default_registry")
+
+log = logging.getLogger(__name__)
 
 MEDIA_TYPES: Mapping[str, Format | None] = {
     "application/json": "json",
@@ -103,14 +106,11 @@ class PartnerCodecs:
         self._registry = registry
         self._dir = Path(policies_dir)
         self._cache: dict[tuple[object, ...], Codec] = {}
+        self._last_good: dict[str, Codec] = {}
 
     def get(self, partner: Partner, fmt: Format) -> Codec:
         if partner.mapping is not None and fmt in ("json", "csv"):
-            path = self._dir / partner.mapping
-            key: tuple[object, ...] = ("mapping", str(path), path.stat().st_mtime_ns)
-            if key not in self._cache:
-                self._cache[key] = _mapped_codec(path)
-            codec = self._cache[key]
+            codec = self._mapping(partner.mapping)
             if codec.format == fmt:
                 return codec
         if partner.x12_overrides and fmt == "x12":
@@ -121,6 +121,30 @@ class PartnerCodecs:
                 self._cache[key] = X12Codec(overrides=partner.x12_overrides)
             return self._cache[key]
         return self._registry.get(fmt)
+
+
+    def _mapping(self, name: str) -> Codec:
+        """The mapping's codec; while the file is broken or gone, the last good one stays in
+        force (as for the policy itself: a bad change never takes effect)."""
+        path = self._dir / name
+        try:
+            key: tuple[object, ...] = ("mapping", str(path), path.stat().st_mtime_ns)
+            if key not in self._cache:
+                self._cache[key] = _mapped_codec(path)
+        except (OSError, WharfError) as exc:
+            if name in self._last_good:
+                log.error("mapping %s cannot be read (%s); the last good one stays", path, exc)
+                return self._last_good[name]
+            raise MappingUnavailable(f"the mapping for this partner cannot be read: {exc}") from exc
+        self._last_good[name] = self._cache[key]
+        return self._cache[key]
+
+
+class MappingUnavailable(DocumentError):
+    """Raised when a partner's mapping file cannot be read and no good version is known."""
+
+    status = 503
+    title = "Mapping unavailable"
 
 
 def _mapped_codec(path: Path) -> Codec:

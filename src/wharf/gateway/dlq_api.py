@@ -67,7 +67,10 @@ def parse_when(text: str, now: dt.datetime) -> dt.datetime:
     """An ISO 8601 date/time (naive means UTC), or an age (``30m``) before ``now``."""
     text = text.strip()
     if match := _AGE.match(text):
-        return now - dt.timedelta(seconds=float(match["n"]) * _UNITS[match["unit"]])
+        try:
+            return now - dt.timedelta(seconds=float(match["n"]) * _UNITS[match["unit"]])
+        except OverflowError:
+            raise ValueError(f"{text!r} is further back than any dead letter") from None
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:

@@ -48,9 +48,10 @@ class ResolveRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
 
 
 def exception_routes(
-    queue: ExceptionQueue, carry_out: Callable[[Resolution], Awaitable[None]]
+    queue: ExceptionQueue, carry_out: Callable[[Resolution], Awaitable[bool]]
 ) -> list[Route]:
-    """Routes for the internal app; ``carry_out`` acts on a fresh (not repeated) decision."""
+    """Routes for the internal app; ``carry_out`` acts on a decision not yet carried out
+    (True when done; False leaves it to the background retry)."""
 
     async def listing(request: Request) -> Response:
         params = request.query_params
@@ -99,8 +100,12 @@ def exception_routes(
                            pointer=exc.pointer)
         except ExceptionQueueError as exc:
             return problem(422, "invalid-decision", "Invalid decision", str(exc))
-        if not resolution.repeated:
-            await carry_out(resolution)
+        record = await queue.get(resolution.exception_id)
+        if record.dispatched_at is None and not await carry_out(resolution):
+            # Recorded; Wharf keeps trying in the background. Tell the buyer it is pending.
+            body = msgspec.to_builtins(resolution)
+            body["dispatched"] = False
+            return Response(_encode(body), status_code=202, media_type="application/json")
         return Response(_encode(resolution), media_type="application/json")
 
     return [

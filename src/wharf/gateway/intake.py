@@ -158,6 +158,12 @@ class Intake:
         )
         try:
             receipt = await self._receipts.put(receipt)
+            if receipt.body_sha256 != request_sha256:
+                # Raced another request with this key and another body: JetStream kept the
+                # first one; this body was dropped as a duplicate, so it must not get a 202.
+                raise IdempotencyConflict(
+                    "this Idempotency-Key was used at the same time with a different body"
+                )
             await self._payloads.put_payload(
                 correlation_id, Payload(media_type=media_type, raw=raw, canonical=body)
             )

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
+import anyio
 import msgspec
 from joserfc import jws
 from starlette.responses import Response
@@ -94,8 +95,10 @@ class OAuthEndpoints(Generic[P]):
         grant: Callable[[P], ClientGrant | None],
         *,
         audit: Callable[[TokenEvent], Awaitable[None]] | None = None,
+        charge: Callable[[Request, P], Awaitable[None]] | None = None,
         max_body_bytes: int = 4096,
         jwks_max_age: int = 300,
+        body_timeout: float = 10.0,
     ) -> None:
         """``authenticate`` gives the request's partner and certificate or raises
         :class:`AuthError`; ``grant`` gives that partner's OAuth client from the current
@@ -104,7 +107,9 @@ class OAuthEndpoints(Generic[P]):
         self._authenticate = authenticate
         self._grant = grant
         self._audit = audit
+        self._charge = charge
         self._max_body = max_body_bytes
+        self._body_timeout = body_timeout
         self._jwks_max_age = jwks_max_age
 
     def routes(self) -> list[Route]:
@@ -124,6 +129,8 @@ class OAuthEndpoints(Generic[P]):
             event = TokenEvent(
                 outcome="refused", partner=partner.id, cert_fingerprint=cert.fingerprint
             )
+            if self._charge is not None:
+                await self._charge(request, partner)  # the partner's request bucket
             if "authorization" in request.headers:
                 raise TokenEndpointError(
                     "invalid_client", "clients authenticate with their TLS certificate only"
@@ -185,12 +192,15 @@ class OAuthEndpoints(Generic[P]):
         if media_type != _FORM:
             raise TokenEndpointError("invalid_request", f"the body must be {_FORM}")
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > self._max_body:
-                raise TokenEndpointError(
-                    "invalid_request", f"the body is larger than {self._max_body} bytes"
-                )
+        with anyio.move_on_after(self._body_timeout) as scope:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > self._max_body:
+                    raise TokenEndpointError(
+                        "invalid_request", f"the body is larger than {self._max_body} bytes"
+                    )
+        if scope.cancelled_caught:
+            raise TokenEndpointError("invalid_request", "the body did not arrive in time")
         try:
             pairs = parse_qsl(
                 body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
+import re
 from typing import TYPE_CHECKING, get_args
 
 import anyio
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
 
     from starlette.requests import Request
 
-    from wharf.codecs import CodecRegistry, Decoded, Part, Reply
+    from wharf.codecs import Codec, CodecRegistry, Decoded, Part, Reply
     from wharf.codecs.registry import PartnerCodecs
     from wharf.gateway.guard import Guard
     from wharf.gateway.receipts import Receipt, ReceiptStore
@@ -60,6 +62,8 @@ ALIASES: dict[str, DocType] = {
     "rebate-claims": "rebate_claim",
     "returns": "return_authorization",
 }
+log = logging.getLogger(__name__)
+
 _MAX_KEY = 255
 _encode = msgspec.json.Encoder().encode
 
@@ -69,6 +73,49 @@ class _Outcome:
     replayed: bool
     accepted: list[tuple[Part, Receipt]] = dataclasses.field(default_factory=list)
     rejected: list[tuple[Part, DocumentError]] = dataclasses.field(default_factory=list)
+
+
+_SHARED_SECRET = re.compile(rb"(<(?:[\w.-]+:)?SharedSecret\b[^>]*>).*?(</(?:[\w.-]+:)?SharedSecret\s*>)",
+                            re.DOTALL)
+
+
+def _without_secrets(fmt: str, body: bytes) -> bytes:
+    """The body as it may be stored for the trace: a cXML SharedSecret is masked."""
+    if fmt != "cxml":
+        return body
+    return _SHARED_SECRET.sub(rb"\1***\2", body)
+
+
+def _base_version(fmt: str, version: str | None) -> str | None:
+    """``004010VICS`` → ``004010``, ``D96A/EAN008`` → ``D96A``: what a policy lists."""
+    if version is None:
+        return None
+    base = version.split("/", 1)[0]
+    return base[:6] if fmt == "x12" else base
+
+
+def _no_documents(request: Request, decoded: Decoded) -> Response:
+    """A body that carried no business document: a partner's 997/CONTRL/Response to Wharf,
+    or an empty interchange."""
+    reply = decoded.reply
+    if reply is not None and _wants(request, reply):
+        return Response(reply.body, status_code=202 if decoded.acks else 422,
+                        media_type=reply.media_type)
+    answer: dict[str, object] = {
+        "documents": [],
+        "acknowledgments": [msgspec.to_builtins(ack) for ack in decoded.acks],
+    }
+    if reply is not None:
+        answer["acknowledgment"] = _reply_json(reply)
+    if not decoded.acks:
+        problem_body = msgspec.to_builtins(Problem(
+            type=PROBLEM_BASE + "no-documents", title="No documents", status=422,
+            detail="the body holds no business document", pointer="",
+        ))
+        return Response(msgspec.json.encode({**problem_body, **answer}), status_code=422,
+                        media_type=MEDIA_TYPE)
+    log.info("acknowledgments received: %s", answer["acknowledgments"])
+    return JSONResponse(answer, status_code=202)
 
 
 def _rejection(part: Part, error: DocumentError) -> dict[str, object]:
@@ -197,7 +244,7 @@ class PartnerApi:
             except Unavailable as exc:
                 return problem(503, "unavailable", "Service unavailable", str(exc),
                                headers={"Retry-After": "5"})
-            return self._answer(request, fmt, decoded, outcome)
+            return self._answer(request, fmt, decoded, outcome, codec)
 
         return submit
 
@@ -223,7 +270,9 @@ class PartnerApi:
                     f"partner {partner.id} has no route for {doc_type_of(document)} documents"
                 )
             version = document.source.version if document and document.source else None
-            if document is not None and fmt != "json" and not partner.accepts(fmt, version):
+            if document is not None and fmt != "json" and not (
+                partner.accepts(fmt, version) or partner.accepts(fmt, _base_version(fmt, version))
+            ):
                 error = DocumentError(
                     f"partner {partner.id} may not send {fmt} version {version}; "
                     f"its policy allows {', '.join(partner.versions.get(fmt, []))}"
@@ -234,12 +283,18 @@ class PartnerApi:
                 if self._metrics is not None:
                     self._metrics.rejected_parts.labels(partner.id, fmt).inc()
                 continue
-            receipt, _ = await self._intake.submit(
-                partner, document, key=part_key(request_key_, index), request_sha256=digest,
-                fmt=fmt, source=part.where if len(decoded.parts) > 1 or fmt != "json" else None,
-                raw=body, media_type=request.headers.get("content-type", "application/json"),
-                traceparent=traceparent,
-            )
+            try:
+                receipt, _ = await self._intake.submit(
+                    partner, document, key=part_key(request_key_, index), request_sha256=digest,
+                    fmt=fmt, source=part.where if len(decoded.parts) > 1 or fmt != "json" else None,
+                    raw=_without_secrets(fmt, body),
+                    media_type=request.headers.get("content-type", "application/json"),
+                    traceparent=traceparent,
+                )
+            except PayloadTooLarge as exc:
+                # This document alone is too big for the mailbox; the others still count.
+                outcome.rejected.append((part, exc))
+                continue
             outcome.accepted.append((part, receipt))
             if self._metrics is not None:
                 self._metrics.documents.labels(partner.id, fmt, receipt.doc_type).inc()
@@ -247,7 +302,11 @@ class PartnerApi:
             await self._intake.reply(partner, request_key_, decoded.reply)
         return outcome
 
-    def _answer(self, request: Request, fmt: str, decoded: Decoded, outcome: _Outcome) -> Response:
+    def _answer(
+        self, request: Request, fmt: str, decoded: Decoded, outcome: _Outcome, codec: Codec
+    ) -> Response:
+        if not decoded.parts:
+            return _no_documents(request, decoded)
         documents = []
         for part, receipt in outcome.accepted:
             status_url = str(request.url_for("partner_trace", correlation_id=receipt.correlation_id))
@@ -262,6 +321,11 @@ class PartnerApi:
             documents.append(entry)
         rejected = [_rejection(part, error) for part, error in outcome.rejected]
         reply = decoded.reply
+        error_reply = getattr(codec, "error_reply", None)
+        if reply is not None and reply.kind == "cxml-response" and outcome.rejected \
+                and error_reply is not None:
+            # cXML's Response is the business answer: it must say what the gateway refused.
+            reply = error_reply(outcome.rejected[0][1])
         headers: dict[str, str] = {}
         if outcome.replayed:
             headers["Idempotent-Replayed"] = "true"
@@ -270,7 +334,10 @@ class PartnerApi:
             headers["Wharf-Correlation-Id"] = str(documents[0]["correlation_id"])
         if reply is not None and _wants(request, reply):
             # The format's own answer in the format's own media type (cXML always; EDI on Accept).
-            status = 200 if reply.kind == "cxml-response" else (202 if documents else 422)
+            if reply.kind == "cxml-response":
+                status = 200 if not outcome.rejected else outcome.rejected[0][1].status
+            else:
+                status = 202 if documents else 422
             return Response(reply.body, status_code=status, media_type=reply.media_type,
                             headers=headers)
         if not documents:

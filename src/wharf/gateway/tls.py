@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 if TYPE_CHECKING:
+    import asyncio
     from pathlib import Path
 
     from starlette.types import ASGIApp, Receive, Scope, Send
@@ -66,10 +67,67 @@ class _WithTLSExtension:
 
 
 class TLSHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol plus the ASGI TLS extension."""
+    """uvicorn's httptools protocol plus the ASGI TLS extension and request-head limits.
+
+    uvicorn's httptools protocol bounds neither the size of a request head nor the time a
+    client may take to send it (its h11 limit does not apply here), so a client could hold a
+    connection and memory forever by trickling headers. Here the head (request line and
+    headers) must arrive within :attr:`head_timeout` seconds and :attr:`head_limit` bytes,
+    else the connection is answered 431 or closed. (Body time is bounded by the partner API.)
+    """
+
+    head_limit = 64 * 1024
+    head_timeout = 10.0
 
     def connection_made(self, transport: Any) -> None:  # transport: asyncio.Transport
         super().connection_made(transport)
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is not None:
             self.app = _WithTLSExtension(self.app, _tls_extension(ssl_object))
+        self._head_bytes = 0
+        self._in_head = True
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._arm_head_timer()
+
+    def _arm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        self._head_timer = self.loop.call_later(self.head_timeout, self._head_too_slow)
+
+    def _head_too_slow(self) -> None:
+        if self._in_head and not self.transport.is_closing():
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        counting = self._in_head
+        super().data_received(data)
+        if counting:
+            # Still in the head after this chunk (a chunk that completed the head may also
+            # carry body bytes: those do not count).
+            self._head_bytes += len(data)
+            if self._in_head and self._head_bytes > self.head_limit:
+                self._in_head = False
+                self.transport.write(
+                    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                    b"content-length: 0\r\nconnection: close\r\n\r\n"
+                )
+                self.transport.close()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if not self._in_head:  # a new request on a kept-alive connection
+            self._in_head = True
+            self._head_bytes = 0
+            self._arm_head_timer()
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        super().connection_lost(exc)

@@ -144,6 +144,9 @@ def check_decimal(value: Decimal, name: str, *, non_negative: bool = False) -> N
     """Raise ValueError if value is not finite, or negative when non_negative."""
     if not value.is_finite():
         raise ValueError(f"`{name}` must be a finite decimal, got {value}")
+    if value and not -18 <= value.adjusted() <= 18:
+        # Beyond any real quantity or amount, and arithmetic on it would overflow later.
+        raise ValueError(f"`{name}` is out of range (at most 18 digits either side of the point)")
     if non_negative and value < 0:
         raise ValueError(f"`{name}` must be >= 0, got {value}")
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import re
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Literal, get_args
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
     from wharf.pki import CertificateInfo
+
+log = logging.getLogger(__name__)
 
 __all__ = (
     "SCOPES",
@@ -443,9 +446,12 @@ class PolicySet:
             raise AuthError(f"certificate {cert.fingerprint} ({cert.subject}) is not registered")
         owners = {partner.id for partner, _ in matched}
         if len(owners) > 1:
+            # Never tell one partner another's id: the names go to the log only.
+            log.error("certificate %s is claimed by partners %s; refused until the policy is "
+                      "fixed", cert.fingerprint, ", ".join(sorted(owners)))
             raise AuthError(
-                f"certificate {cert.fingerprint} matches the policies of several partners "
-                f"({', '.join(sorted(owners))}); refused until the policy is fixed"
+                f"certificate {cert.fingerprint} is claimed by more than one partner; "
+                "refused until the policy is fixed"
             )
         current = [partner for partner, rule in matched if rule.in_window(now)]
         if not current:

@@ -274,7 +274,7 @@ class _AllowList(JWSRegistry):
     """
 
     def get_alg(self, name: str) -> JWSAlgModel:
-        if name not in ALGORITHMS:
+        if not isinstance(name, str) or name not in ALGORITHMS:
             raise BearerError("invalid_token", f"algorithm {name!r} is not accepted")
         return self.algorithms[name]
 
@@ -470,7 +470,8 @@ def _grantable(granted: Collection[str], requested: str | None) -> frozenset[str
 
 
 def _check_header(header: dict[str, Any], *, require_typ: bool) -> None:
-    if header.get("alg") not in ALGORITHMS:
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in ALGORITHMS:
         raise _invalid(f"algorithm {_safe(str(header.get('alg')))!r} is not accepted")
     if "crit" in header or "b64" in header:
         raise _invalid("the access token uses JWS extensions Wharf does not accept")

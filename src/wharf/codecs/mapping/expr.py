@@ -61,6 +61,14 @@ def is_missing(value: object) -> bool:
     return value is None or value == ""
 
 
+def _bounded(number: Decimal, value: object, node: Node | None) -> Decimal:
+    """No supplier quantity or amount is beyond 10**18, nor finer than 10**-18: refuse them
+    before arithmetic on them costs seconds (``int(Decimal("1e999999"))``) or overflows."""
+    if number and not -18 <= number.adjusted() <= 18:
+        raise Problem(f"{value!r} is out of range for a quantity or amount", node)
+    return number
+
+
 @dataclass(frozen=True, slots=True)
 class NumberFormat:
     """How the supplier writes numbers: decimal comma, thousands separator."""
@@ -72,9 +80,9 @@ class NumberFormat:
         if is_missing(value):
             return None
         if isinstance(value, Decimal):
-            return value
+            return _bounded(value, value, node)
         if isinstance(value, int) and not isinstance(value, bool):
-            return Decimal(value)
+            return _bounded(Decimal(value), value, node)
         if not isinstance(value, str):
             raise Problem(f"expected a number, got {_describe(value)}", node)
         text = value.strip()
@@ -88,7 +96,7 @@ class NumberFormat:
             raise Problem(f"{value!r} is not a number", node) from None
         if not number.is_finite():
             raise Problem(f"{value!r} is not a finite number", node)
-        return number
+        return _bounded(number, value, node)
 
     def format(self, number: Decimal) -> str:
         text = str(number)
@@ -409,7 +417,10 @@ class Number(Node):
         number = self.numbers.parse(self.arg.eval(scope), self.arg)
         if number is None or self.places is None:
             return number
-        return number.quantize(Decimal(1).scaleb(-self.places), rounding=ROUND_HALF_UP)
+        try:
+            return number.quantize(Decimal(1).scaleb(-self.places), rounding=ROUND_HALF_UP)
+        except InvalidOperation:
+            raise Problem(f"cannot round {number} to {self.places} places", self.arg) from None
 
     def paths(self) -> Iterator[Path]:
         return self.arg.paths()
