@@ -387,3 +387,19 @@ async def test_sla_timer_from_the_policy_fires_once_after_a_restart(
         assert sum((stored.state.subjects or {}).values()) == 2
     finally:
         await watcher.close()
+
+
+async def test_documents_still_flow_when_the_event_stream_is_gone(
+    wharf: Runtime, partner_client: ClientFactory
+) -> None:
+    # Trace events are best effort: without WHARF_EVT a document must still be posted (before,
+    # each failed event publish made the actor retry until the server dropped the document).
+    await wharf.js.delete_stream("WHARF_EVT")
+    sub = await wharf.nc.subscribe("wms.receipts.expected")
+    response = await partner_client("acme").post(
+        "/v1/ship-notices", content=ship_notice("ASN-NO-EVT"),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 202, response.text
+    msg = await sub.next_msg(timeout=15)
+    assert decode_document(msg.data).document_id == "ASN-NO-EVT"

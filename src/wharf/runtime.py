@@ -55,7 +55,7 @@ from wharf.business import (
 from wharf.business.sla import SlaSettings
 from wharf.codecs import default_registry
 from wharf.codecs.registry import PartnerCodecs
-from wharf.errors import WharfError
+from wharf.errors import PermanentError, WharfError
 from wharf.gateway import (
     Authenticator,
     Intake,
@@ -379,21 +379,39 @@ async def _start(
         partners=lambda: policies.current().partners, settings=settings.actors, checks=checks,
     )
 
+    carrying_out: set[int] = set()
+
     async def carry_out(resolution: Resolution) -> bool:
         """Act on a buyer's decision: post the document, or tell the supplier it is refused.
 
         False when it could not be done now (a target down, the partner gone): the decision
         stays undispatched and :func:`_dispatch_decisions` tries again; nothing is lost.
         """
+        if resolution.exception_id in carrying_out:
+            return False  # the HTTP handler and the background retry must not both post
+        carrying_out.add(resolution.exception_id)
         try:
             if resolution.next == "resume":
                 await pipeline.resume(resolution)
             elif resolution.next == "reject_to_supplier":
                 await _reject_to_supplier(js, events, resolution, settings.nats.publish_timeout)
+        except PermanentError as exc:
+            # Retrying cannot help (the partner or its route is gone): say so in the trace;
+            # the document stays in the exception record.
+            log.error("exception %s: %s cannot be carried out: %s",
+                      resolution.exception_id, resolution.action, exc)
+            await events.emit(
+                "failed", doc_type=resolution.doc_type, correlation_id=resolution.correlation_id,
+                partner=resolution.partner, traceparent=resolution.traceparent,
+                data=EventData(step="post", exception_id=resolution.exception_id,
+                               error=str(exc), error_class="permanent"),
+            )
         except Exception:
             log.exception("exception %s: carrying out %s failed; will retry",
                           resolution.exception_id, resolution.action)
             return False
+        finally:
+            carrying_out.discard(resolution.exception_id)
         await checks.queue.mark_dispatched(resolution.exception_id)
         return True
 

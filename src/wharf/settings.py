@@ -90,7 +90,9 @@ class StreamSettings(_Section, frozen=True):
 
     replicas: int = 1
     retention_days: float = 14.0
-    """How long inbound documents, events and dead letters are kept (for replay)."""
+    """How long inbound documents, outbound documents and events are kept (for replay)."""
+    dlq_retention_days: float = 365.0
+    """How long dead letters are kept: a parked document waits for an operator."""
     duplicate_window: float = 120.0
     """Seconds within which JetStream drops a repeated Nats-Msg-Id."""
     posting_subjects: list[str] = msgspec.field(

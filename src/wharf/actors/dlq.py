@@ -636,6 +636,12 @@ class Replayer:
                 or not _PARTNER_TOKEN.match(letter.partner)):
             return item("skipped", error="not replayable: no usable Wharf-Partner, "
                                          "Wharf-Doc-Type or Wharf-Correlation-Id header")
+        origin = stored.headers.get(_ORIGIN_HEADER, "")
+        if origin.startswith("wharf.out."):
+            # A PO on its way *to* the partner: it goes back to its outbound subject as it was
+            # (not through the inbound codecs, and never into the partner's mailbox).
+            return await self._outbound(letter, stored, origin, dry_run=dry_run, actor=actor,
+                                        item=item)
         try:
             result = (await self._transform(letter, stored.body) if self._transform is not None
                       else stored.body)
@@ -676,8 +682,34 @@ class Replayer:
             item("duplicate" if ack.duplicate else "replayed", **fields), replayed_at=at
         )
 
+    async def _outbound(
+        self, letter: DeadLetter, stored: Parked, origin: str, *, dry_run: bool,
+        actor: str | None, item: Callable[..., ReplayItem],
+    ) -> ReplayItem:
+        msg_id = _replay_msg_id(letter)
+        fields: dict[str, Any] = {"diff": [], "diff_truncated": False, "msg_id": msg_id}
+        if letter.replayed_at is not None:
+            return item("already_replayed", **fields)
+        if dry_run:
+            return item("would_replay", **fields)
+        await self._bucket.acquire()
+        headers = {k: v for k, v in stored.headers.items()
+                   if k not in _DLQ_HEADERS and k != _ORIGIN_HEADER and not k.startswith("Nats-")}
+        headers.update({Header.MSG_ID: msg_id, REPLAY_OF_HEADER: str(letter.seq)})
+        ack = await self._js.publish(origin, stored.body, timeout=self._timeout,
+                                     stream=subjects.OUT_STREAM, headers=headers)
+        at = self._now()
+        await self._replays.record(letter, inbound_seq=ack.seq, at=at, actor=actor)
+        log.info("replayed outbound dead letter %s to %s seq %s", letter.seq, origin, ack.seq)
+        fields["inbound_seq"] = ack.seq
+        return msgspec.structs.replace(
+            item("duplicate" if ack.duplicate else "replayed", **fields), replayed_at=at
+        )
+
 
 # --- pieces the composition root wires ----------------------------------------------------
+
+_ORIGIN_HEADER = "Wharf-Dlq-Origin"  # set by the outbound actor (outbound.DLQ_ORIGIN)
 
 
 class PayloadSource(Protocol):

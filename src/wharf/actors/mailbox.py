@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 GROUP = "wharf"
 _NS = 1_000_000_000
 _API = "$JS.API"
+_MAX_FAILURES = 5
 
 
 def consumer_name(partner: str) -> str:
@@ -52,6 +53,7 @@ class Mailbox:
         self.partner = partner
         self.name = consumer_name(partner)
         self._pin_id: str | None = None
+        self._failures = 0
         self._sub: Subscription | None = None
         self._inbox = ""
 
@@ -75,9 +77,9 @@ class Mailbox:
             "ack_policy": "explicit",
             "ack_wait": int(self._settings.ack_wait * _NS),
             "max_ack_pending": 1,
-            # Wharf dead-letters after max_deliveries itself; the server's limit is a backstop
-            # whose MAX_DELIVERIES advisory the WHARF_ADVISORIES stream keeps.
-            "max_deliver": self._settings.max_deliveries + 1,
+            # Wharf counts attempts and dead-letters after max_deliveries itself. No server
+            # limit: if Wharf cannot reach the DLQ, the document must stay, not be dropped.
+            "max_deliver": -1,
             "priority_groups": [GROUP],
             "priority_policy": "pinned_client",
             "priority_timeout": int(self._settings.priority_timeout * _NS),
@@ -126,14 +128,24 @@ class Mailbox:
             return None
         status = (msg.headers or {}).get("Status")
         if status is None:
+            self._failures = 0
             self._pin_id = (msg.headers or {}).get("Nats-Pin-Id", self._pin_id)
             return msg
+        description = (msg.headers or {}).get("Description", "")
         if status == "423":  # the pin moved to another process (or we lost it)
             self._pin_id = None
+        elif status == "409" and "deleted" in description.lower():
+            raise BrokerError(f"mailbox {self.name}: {description}")  # the actor re-opens it
         elif status not in ("404", "408", "409"):
-            description = (msg.headers or {}).get("Description", "")
             log.warning("mailbox %s: pull answered %s %s", self.name, status, description)
             if status in ("400", "503"):
+                self._failures += 1
+                if self._failures >= _MAX_FAILURES:
+                    # The consumer is gone (deleted, stream recreated): let the supervisor
+                    # restart the actor, which creates it again.
+                    raise BrokerError(f"mailbox {self.name}: {self._failures} pulls failed")
                 # bad request or no JetStream leader: back off instead of spinning
                 await anyio.sleep(1.0)
+            return None
+        self._failures = 0
         return None

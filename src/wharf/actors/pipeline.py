@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 import anyio.to_thread
 import msgspec
+import nats.errors
 
 from wharf.actors.checks import BusinessChecks, Verdict
 from wharf.actors.posting import EffectsLedger, Posting, PostingTarget
@@ -241,7 +242,12 @@ class Pipeline:
         return Outcome(action="retry", delay=delay, step=step, reason=reason)
 
     async def _emit(self, d: Delivery, name: EventName, data: EventData) -> None:
-        await emit_for(self._events, d, name, data)
+        """Best effort: a trace event that cannot be published must not stop the document
+        (it would otherwise be redelivered until it ran out of deliveries)."""
+        try:
+            await emit_for(self._events, d, name, data)
+        except (nats.errors.Error, OSError, TimeoutError) as exc:
+            log.warning("event %s for %s not published: %r", name, d.correlation_id, exc)
 
 
 def _ref(d: Delivery, index: int) -> str:

@@ -90,6 +90,12 @@ class Supervisor:
                 log.exception("actor %s crashed", partner)
             finally:
                 self.running.discard(partner)
+            if not started:
+                # Report after the first attempt even when it failed: one partner whose mailbox
+                # cannot be opened must not hold up startup or a policy reload (readiness shows
+                # it through ``running``); the actor keeps retrying in the background.
+                started = True
+                task_status.started()
             delay = _RESTART_DELAYS[min(failures, len(_RESTART_DELAYS) - 1)]
             failures += 1
             await anyio.sleep(delay)

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, get_args
 
 import anyio
 import anyio.abc
+import nats.errors
 
-from wharf.actors.pipeline import Delivery, Outcome, Pipeline, emit_for
+from wharf.actors.pipeline import Delivery, Outcome, Pipeline, backoff_delay, emit_for
 from wharf.broker import subjects
 from wharf.broker.subjects import Header
 from wharf.model import DocType
@@ -92,8 +93,15 @@ class SupplierActor:
             else:
                 await self._dead_letter(msg, delivery, outcome)
         except Exception:
-            # NATS unavailable mid-way: the server redelivers after ack_wait; nothing is lost.
+            # NATS unavailable mid-way (the ack, the DLQ): ask for a redelivery after the
+            # backoff; if even that fails the server redelivers after ack_wait. The consumer
+            # has no max_deliver, so the document is never dropped by the server.
             log.exception("partner %s: could not finish %s", self.partner, delivery.correlation_id)
+            with anyio.move_on_after(self._timeout):
+                try:
+                    await msg.nak(delay=backoff_delay(self._settings, delivery.attempt))
+                except (nats.errors.Error, OSError, TimeoutError) as exc:
+                    log.warning("partner %s: nak failed too: %r", self.partner, exc)
 
     def _delivery(self, msg: Msg) -> Delivery:
         headers = msg.headers or {}

@@ -91,19 +91,19 @@ async def enrich(document: Document, supplier: str, master: MasterData) -> Enric
                 _affect(affected, waiting, line.promised_date)
     elif isinstance(document, LeadTimeChange):
         today = dt.datetime.now(dt.UTC).date()
+        waiting_for = await master.customer_orders_by_sku()
         for change in document.lines:
             sku = await _sku(master, supplier, change.item)
-            if sku is None:
-                continue
             available = today + dt.timedelta(days=change.new_lead_time_days)
-            for waiting in await master.customer_orders_for_sku(sku):
+            for waiting in waiting_for.get(sku or "", ()):
                 _affect(affected, waiting, available)
     elif isinstance(document, InventoryAdvice):
+        waiting_for = await master.customer_orders_by_sku()
         for stock in document.lines:
             sku = await _sku(master, supplier, stock.item)
-            if sku is None or stock.available_date is None:
+            if stock.available_date is None:
                 continue
-            for waiting in await master.customer_orders_for_sku(sku):
+            for waiting in waiting_for.get(sku or "", ()):
                 _affect(affected, waiting, stock.available_date)
     return Enrichment(affected_orders=tuple(affected.values()))
 

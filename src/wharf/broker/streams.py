@@ -59,7 +59,7 @@ def stream_configs(settings: StreamSettings) -> list[StreamConfig]:
             name=subjects.DLQ_STREAM,
             description="Dead letters: documents whose retries ran out",
             subjects=["wharf.dlq.>"],
-            **common,  # type: ignore[arg-type]
+            **{**common, "max_age": settings.dlq_retention_days * _DAY},  # type: ignore[arg-type]
         ),
         StreamConfig(
             name=subjects.ADVISORY_STREAM,

@@ -133,10 +133,10 @@ class Anomaly(_Struct, frozen=True):
 
     id: int
     kind: AnomalyKind
-    milestone: str | None
     message: str
     event_id: int
     at: datetime
+    milestone: str | None = None
     resolved_at: datetime | None = None
 
 

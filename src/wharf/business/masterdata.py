@@ -437,14 +437,16 @@ class MasterData:
         return [_decode(self._body("md_customer_orders", r[:2], r[2]), CustomerOrder)
                 for r in rows]
 
-    async def customer_orders_for_sku(self, sku: str) -> list[CustomerOrder]:
-        """Open customer order lines for an item, whatever PO they wait on (reads them all:
-        bodies are sealed, so the SKU cannot be searched in SQL; fine for open orders)."""
+    async def customer_orders_by_sku(self) -> dict[str, list[CustomerOrder]]:
+        """Every open customer order line, by item, whatever PO it waits on (bodies are
+        sealed, so the SKU cannot be searched in SQL: read them once per document)."""
         rows = await self._db.fetchall(
             "SELECT order_id, line, body FROM md_customer_orders ORDER BY order_id, line")
-        orders = [_decode(self._body("md_customer_orders", r[:2], r[2]), CustomerOrder)
-                  for r in rows]
-        return [order for order in orders if order.sku == sku]
+        by_sku: dict[str, list[CustomerOrder]] = {}
+        for row in rows:
+            order = _decode(self._body("md_customer_orders", row[:2], row[2]), CustomerOrder)
+            by_sku.setdefault(order.sku, []).append(order)
+        return by_sku
 
     async def catalog_for(self, refs: Iterable[ItemRef], supplier_id: str) -> ItemCatalog:
         """An :class:`ItemCatalog` with every item ``refs`` could name, and their prices."""
