@@ -441,7 +441,9 @@ async def _start(
         )
 
     async def po_delivered(done: Delivered) -> None:
-        if done.mode == "pushed":
+        # Pushed, or waiting in the partner's outbox: either way it is the partner's now, and
+        # the acknowledgment timer runs.
+        if done.po.purpose != "cancel":
             await checks.ledger.record(
                 done.po.document_id, done.partner, "sent", dt.datetime.now(dt.UTC),
                 done.correlation_id,

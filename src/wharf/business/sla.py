@@ -14,8 +14,8 @@ Arming rules, from the partner's :class:`SlaSettings`:
   already acknowledged; ASN due from the PO's requested date, unless acknowledged/shipped.
 * ``acknowledged`` → closes the ack timer; re-arms the ASN from the earliest promised
   date; a rejection closes the ASN timer.
-* ``shipped`` closes the ASN timer; ``received`` arms the invoice timer
-  (``invoice_due_days``), which ``invoiced`` closes; ``cancelled`` closes them all.
+* ``shipped`` closes the ASN timer and arms the invoice timer (``invoice_due_days``), which
+  ``received`` moves and ``invoiced`` closes; ``cancelled`` closes them all.
 
 The ASN is due ``asn_grace_hours`` after the promised day begins (UTC).
 
@@ -171,6 +171,10 @@ async def arm_for(
                 await timers.arm("asn", _day(promised, settings.asn_grace_hours))
         case "shipped":
             await timers.close("asn", "satisfied")
+            # The invoice is due after the goods shipped (the policy's
+            # invoice_due_after_ship_days); a later receipt moves the timer.
+            if settings.invoice_due_days is not None and not invoiced:
+                await timers.arm("invoice", at + timedelta(days=settings.invoice_due_days))
         case "received":
             if settings.invoice_due_days is not None and not invoiced:
                 await timers.arm("invoice", at + timedelta(days=settings.invoice_due_days))
