@@ -161,7 +161,7 @@ async def run(
             db = await Database.open(settings.storage.database)
             traces = await TraceStore.open(db, Sealer.from_settings(settings.sealing))
             receipts = await ReceiptStore.open(db)
-            ledger = await EffectsLedger.open(db)
+            ledger = await EffectsLedger.open(js, replicas=settings.streams.replicas)
             stop = anyio.Event()
             async with anyio.create_task_group() as tg:
                 runtime = await _start(tg, settings, pki, policies, tls, url, nc, js,

@@ -6,24 +6,32 @@ Exactly-once *effect* rests on two things, because NATS cannot prevent redeliver
 1. every posting carries a stable idempotency key (``Nats-Msg-Id`` = ``<document>:<target>``)
    so a JetStream-backed target drops a repeat within its duplicate window, and
 2. the :class:`EffectsLedger` remembers, per (document, target), that the target confirmed
-   the posting; a redelivered or replayed document skips targets it already reached.
+   the posting — in JetStream KV, so every Wharf process sees it; a redelivered or replayed
+   document skips targets it already reached.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 from typing import TYPE_CHECKING, Protocol
 
 import httpx
 import msgspec
 import nats.errors
-from nats.js.errors import APIError, NoStreamResponseError
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.errors import (
+    APIError,
+    BucketNotFoundError,
+    KeyNotFoundError,
+    NoStreamResponseError,
+)
 
 from wharf.errors import PermanentError, TransientError
 
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
-
-    from wharf.storage import Database
+    from nats.js.kv import KeyValue
 
 __all__ = ("EffectsLedger", "HttpTarget", "NatsSubjectTarget", "Posting", "PostingTarget")
 
@@ -121,43 +129,57 @@ class HttpTarget:
         raise PermanentError(reason, step="post")
 
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS posted_effects (
-    document TEXT NOT NULL,
-    target TEXT NOT NULL,
-    idempotency_key TEXT NOT NULL,
-    posted_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    PRIMARY KEY (document, target)
-);
-"""
-
-
 class EffectsLedger:
-    """Which (document, target) postings were confirmed."""
+    """Which (document, target) postings were confirmed, in a JetStream KV bucket.
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    The bucket is shared by every Wharf process on the cluster (and replicated like the
+    streams), so when a partner's actor moves to another process — a crash, a pin handed
+    over — a redelivered or replayed document still finds the targets it already reached.
+    Keys are hashes (document refs and URLs are not valid KV keys, and PO-bearing ids must
+    not sit in clear text anywhere): ``<sha256(document)[:32]>.<sha256(target)[:32]>``.
+    """
+
+    def __init__(self, kv: KeyValue, js: JetStreamContext, bucket: str) -> None:
+        self._kv = kv
+        self._js = js
+        self._bucket = bucket
 
     @classmethod
-    async def open(cls, db: Database) -> EffectsLedger:
-        await db.migrate(SCHEMA)
-        return cls(db)
+    async def open(
+        cls, js: JetStreamContext, *, bucket: str = "WHARF_EFFECTS", replicas: int = 1
+    ) -> EffectsLedger:
+        try:
+            kv = await js.key_value(bucket)
+        except BucketNotFoundError:
+            kv = await js.create_key_value(KeyValueConfig(
+                bucket=bucket, history=1, storage=StorageType.FILE, replicas=replicas,
+                description="Wharf posted effects: (document, target) pairs a target confirmed",
+            ))
+        return cls(kv, js, bucket)
+
+    @staticmethod
+    def _hash(text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def _key(self, document: str, target: str) -> str:
+        return f"{self._hash(document)}.{self._hash(target)}"
 
     async def done(self, document: str, target: str) -> bool:
-        row = await self._db.fetchone(
-            "SELECT 1 FROM posted_effects WHERE document = ? AND target = ?", (document, target)
-        )
-        return row is not None
+        try:
+            await self._kv.get(self._key(document, target))
+        except KeyNotFoundError:  # KeyDeletedError included
+            return False
+        return True
 
     async def record(self, document: str, target: str, idempotency_key: str) -> None:
-        await self._db.execute(
-            "INSERT OR IGNORE INTO posted_effects (document, target, idempotency_key) "
-            "VALUES (?, ?, ?)",
-            (document, target, idempotency_key),
+        await self._kv.put(
+            self._key(document, target),
+            msgspec.json.encode({"idempotency_key": self._hash(idempotency_key),
+                                 "posted_at": dt.datetime.now(dt.UTC).isoformat()}),
         )
 
     async def count(self, document: str) -> int:
-        row = await self._db.fetchone(
-            "SELECT count(*) FROM posted_effects WHERE document = ?", (document,)
-        )
-        return int(row[0]) if row else 0
+        """How many targets confirmed ``document`` (for operators and tests)."""
+        subject = f"$KV.{self._bucket}.{self._hash(document)}.*"
+        info = await self._js.stream_info(f"KV_{self._bucket}", subjects_filter=subject)
+        return len(info.state.subjects or {})
