@@ -163,3 +163,19 @@ def test_an_unreadable_isa_is_malformed_with_a_pointer(body: bytes, pointer: str
         CODEC.decode(body)
     assert caught.value.pointer == pointer
     assert caught.value.segment_id == "ISA"
+
+
+@pytest.mark.parametrize(
+    ("body", "fmt"),
+    [
+        (b"ST*850*0001~BEG*00*SA*PO-1~", "x12"),
+        (b"ST|850|0001~BEG|00|SA|PO-1~", "x12"),
+        (b"\x40\x40" + "ISA*00".encode("cp037"), "x12"),
+        (b"STATUS,qty\nok,1\n", "csv"),
+    ],
+    ids=["bare-star", "bare-pipe", "ebcdic-with-blanks", "csv-starting-with-st"],
+)
+def test_the_gateway_tells_x12_from_other_bodies(body: bytes, fmt: str) -> None:
+    from wharf.codecs import default_registry
+
+    assert default_registry().detect(None, body) == fmt

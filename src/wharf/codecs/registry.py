@@ -28,11 +28,24 @@ MEDIA_TYPES: Mapping[str, Format | None] = {
 }
 
 
+def _bare_x12(head: bytes) -> bool:
+    """A transaction set without an envelope: ``ST`` then the element separator, whatever
+    character the sender chose (``*``, ``|``, ``^``...)."""
+    return len(head) > 3 and head.startswith(b"ST") and not chr(head[2]).isalnum() \
+        and head[3:6].isdigit()
+
+
+def _ebcdic_x12(body: bytes) -> bool:
+    """``ISA`` or ``ST`` in EBCDIC (code page 037/500), after any EBCDIC blanks (0x40)."""
+    head = body.lstrip(b"\x40\x25\x15\x0d")[:3]
+    return head == b"\xc9\xe2\xc1" or head[:2] == b"\xe2\xe3"
+
+
 def _sniff(body: bytes) -> Format | None:
     head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:512]
     if head.startswith((b"{", b"[")):
         return "json"
-    if head.startswith((b"ISA", b"ST*", b"\xc9\xe2\xc1")):  # b"\xc9\xe2\xc1": "ISA" in EBCDIC
+    if head.startswith(b"ISA") or _bare_x12(head) or _ebcdic_x12(body):
         return "x12"
     if head.startswith((b"UNA", b"UNB", b"UNH")):
         return "edifact"
