@@ -8,6 +8,7 @@ drains, and only then does the embedded server get SIGTERM.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import ssl as ssl_module
@@ -282,7 +283,7 @@ async def _dispatch_decisions(
         try:
             for pending in await checks.queue.undispatched():
                 await carry_out(pending)
-        except (WharfError, aiosqlite.Error) as exc:
+        except (WharfError, aiosqlite.Error, nats.errors.Error, OSError) as exc:
             log.warning("pending buyer decisions: %s", exc)
         await anyio.sleep(interval)
 
@@ -300,7 +301,7 @@ async def _sla_timers(checks: BusinessChecks, events: EventEmitter, interval: fl
                     attempt=due.id,
                 )
                 await checks.ledger.mark_fired(due.id)
-        except (WharfError, nats.errors.Error, aiosqlite.Error) as exc:
+        except (WharfError, nats.errors.Error, aiosqlite.Error, OSError, TimeoutError) as exc:
             log.warning("SLA timers: %s", exc)
         await anyio.sleep(interval)
 
@@ -400,12 +401,14 @@ async def _start(
             # the document stays in the exception record.
             log.error("exception %s: %s cannot be carried out: %s",
                       resolution.exception_id, resolution.action, exc)
-            await events.emit(
-                "failed", doc_type=resolution.doc_type, correlation_id=resolution.correlation_id,
-                partner=resolution.partner, traceparent=resolution.traceparent,
-                data=EventData(step="post", exception_id=resolution.exception_id,
-                               error=str(exc), error_class="permanent"),
-            )
+            with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):
+                await events.emit(
+                    "failed", doc_type=resolution.doc_type,
+                    correlation_id=resolution.correlation_id, partner=resolution.partner,
+                    traceparent=resolution.traceparent,
+                    data=EventData(step="post", exception_id=resolution.exception_id,
+                                   error=str(exc), error_class="permanent"),
+                )
         except Exception:
             log.exception("exception %s: carrying out %s failed; will retry",
                           resolution.exception_id, resolution.action)
