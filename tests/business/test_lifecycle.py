@@ -185,3 +185,16 @@ async def test_a_changed_po_sent_again_awaits_a_new_ack(db: Database) -> None:
     await ledger.record("PO-1", "acme", "sent", hours(4), "c-sent-change")
     (owed,) = [t for t in await ledger.due(hours(100)) if t.kind == "ack"]
     assert (owed.due_at, owed.armed_by) == (hours(28), "c-sent-change")
+
+
+async def test_an_answer_held_for_a_buyer_closes_the_ack_timer(db: Database) -> None:
+    ledger = await open_ledger(db)
+    await ledger.record_document("acme", purchase_order(), hours(0), "c-po")
+    await ledger.record("PO-1", "acme", "sent", hours(1), "c-sent")
+    await ledger.answered("PO-1", "acme", hours(2))
+    assert all(d.kind != "ack" for d in await ledger.due(hours(100)))
+    record = await ledger.get("PO-1", "acme")
+    assert record is not None
+    assert record.state == "sent", "the PO does not move on until the buyer decides"
+    (ack,) = [t for t in record.timers if t.kind == "ack"]
+    assert ack.closed_reason == "answered, held for a buyer"

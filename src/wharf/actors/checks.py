@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Literal
 from wharf.actors.views import Enrichment, enrich
 from wharf.business import Tolerances, build_context, validate
 from wharf.errors import DocumentError
-from wharf.model import Document, decode_document, doc_type_of, encode_document, po_numbers
+from wharf.model import (
+    Document,
+    POAcknowledgment,
+    decode_document,
+    doc_type_of,
+    encode_document,
+    po_numbers,
+)
 
 if TYPE_CHECKING:
     from wharf.business import (
@@ -106,6 +113,9 @@ class BusinessChecks:
             document_ref=document_ref, traceparent=traceparent,
         )
         if record.status == "open":
+            if isinstance(document, POAcknowledgment):
+                await self.ledger.answered(document.po_number, partner.id,
+                                           self._clock.now(dt.UTC))
             return Verdict("hold", document, warnings, record)
         if record.status == "rejected":
             return Verdict("skip", document, warnings, record)

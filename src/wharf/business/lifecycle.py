@@ -246,6 +246,13 @@ class PurchaseOrderLedger:
             return await self._record(conn, po_number, supplier, event, when, correlation_id,
                                       detail)
 
+    async def answered(self, po_number: str, supplier: str, at: datetime) -> None:
+        """The supplier acknowledged in time, though its answer waits for a buyer: the
+        acknowledgment timer closes without the PO moving on."""
+        async with self._db.transaction() as conn:
+            await sla.close_for(conn, self._vault, supplier=supplier, po_number=po_number,
+                                kind="ack", at=at, reason="answered, held for a buyer")
+
     async def record_document(self, supplier: str, document: Document, at: datetime,
                               correlation_id: str) -> list[Recorded]:
         """Record what a canonical document means for the POs it names.

@@ -185,6 +185,13 @@ async def arm_for(
                 await timers.close(kind, "cancelled")
 
 
+async def close_for(conn: aiosqlite.Connection, vault: Vault, *, supplier: str, po_number: str,
+                    kind: SlaKind, at: datetime, reason: str) -> None:
+    """Close one kind of timer for a PO (e.g. the ack timer when an acknowledgment arrived
+    but waits for a buyer: the supplier answered on time)."""
+    await _Timers(conn, vault, supplier, po_number, ts(at), "").close(kind, reason)
+
+
 async def due(db: Database, vault: Vault, now: datetime) -> list[SlaDue]:
     """Timers due at ``now`` that were neither closed nor fired, oldest first."""
     rows = await db.fetchall(
