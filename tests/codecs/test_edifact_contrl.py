@@ -20,7 +20,9 @@ ORDER = (
 
 
 def codec(*, strict: bool = False) -> EdifactCodec:
-    return EdifactCodec(strict=strict, clock=lambda: CLOCK)
+    # The inbound reference as the CONTRL's own, so the expected texts below stay readable;
+    # the default (Wharf's own reference) is tested on its own.
+    return EdifactCodec(strict=strict, clock=lambda: CLOCK, reply_reference=lambda ref: ref)
 
 
 def decode(body: bytes | str, *, strict: bool = False) -> Decoded:
@@ -232,3 +234,17 @@ def test_reply_reference_can_be_allocated_by_the_caller() -> None:
     body = f"UNB+UNOC:3+S+R+250401:1000+1'{ORDER.format(ref='1')}UNZ+1+1'"
     decoded = EdifactCodec(reply_reference=lambda ref: f"C{ref}").decode(body.encode())
     assert segments(reply_of(decoded))[-1] == "UNZ+1+C1"
+
+
+def test_the_contrl_has_its_own_interchange_reference_by_default() -> None:
+    body = (
+        b"UNA:+.? 'UNB+UNOC:3+SUP:14+BUY:14+250402:0730+77'UNH+1+ORDERS:D:96A:UN'"
+        b"BGM+220+PO-1+9'DTM+137:20250402:102'NAD+SU+SUP::9'LIN+1++HX-100:SA'"
+        b"QTY+21:2:PCE'UNS+S'UNT+8+1'UNZ+1+77'"
+    )
+    first = EdifactCodec().decode(body).reply
+    again = EdifactCodec().decode(body).reply
+    assert first is not None and again is not None
+    unb = first.body.split(b"'")[1].split(b"+")
+    assert unb[0] == b"UNB" and unb[5] != b"77", "not the partner's reference"
+    assert unb[5] == again.body.split(b"'")[1].split(b"+")[5], "the same for the same interchange"

@@ -52,11 +52,16 @@ def test_the_reply_is_a_fixed_width_997_interchange_in_the_senders_version() -> 
     isa = segments[0]
     assert len(isa) + 1 == 106
     assert isa.split("*")[5:9] == ["ZZ", "NORTHWIND      ", "ZZ", "ACME           "]
-    assert isa.split("*")[11:14] == ["^", "00403", "000000915"]
+    # The 997's own interchange number (not the partner's 000000915), stable per interchange.
+    control = isa.split("*")[13]
+    assert isa.split("*")[11:13] == ["^", "00403"]
+    assert control != "000000915" and control.isdigit() and len(control) == 9
+    assert control == _segments(CODEC.decode(_body("810_implied_decimals_two_invoices.edi"))
+                                .reply.body)[0].split("*")[13]  # type: ignore[union-attr]
     assert segments[1:] == [
         "GS*FA*NORTHWIND*ACME*20260102*0304*915*X*004030",
         "ST*997*0001", "AK1*IN*915", "AK2*810*0015", "AK5*A", "AK2*810*0016", "AK5*A",
-        "AK9*A*2*2*2", "SE*8*0001", "GE*1*915", "IEA*1*000000915",
+        "AK9*A*2*2*2", "SE*8*0001", "GE*1*915", f"IEA*1*{control}",
     ]
 
 

@@ -19,6 +19,7 @@ Why this module exists: it is the seam's :class:`~wharf.codecs.base.Codec` and
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import TYPE_CHECKING
 
 from wharf.codecs.base import Decoded, Envelope, FunctionalAck, Part, Reply
@@ -77,7 +78,7 @@ class EdifactCodec:
         clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         self._strict = strict
-        self._reply_reference = reply_reference or (lambda ref: ref)
+        self._reply_reference = reply_reference or _own_reference
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
     @property
@@ -256,3 +257,10 @@ def _write_message(w: SegmentWriter, document: Document, directory: Directory) -
                 "EDIFACT writes purchase orders, acknowledgments, ship notices and invoices, "
                 f"not {type(document).__name__}"
             )
+
+
+def _own_reference(inbound: str) -> str:
+    """The CONTRL's own interchange reference (0020): Wharf's, not the partner's, and the same
+    for the same inbound reference (a replay answers the same)."""
+    digest = hashlib.sha256(f"{inbound}\x00CONTRL".encode()).digest()
+    return str(int.from_bytes(digest[:8], "big") % 10**9).zfill(9)

@@ -16,6 +16,7 @@ interchange to address it to. Only a body in which no X12 can be told apart at a
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -29,7 +30,6 @@ from wharf.codecs.x12.envelope import (
     Group,
     Interchange,
     TransactionSet,
-    is_number,
     read_envelopes,
 )
 from wharf.codecs.x12.inventory846 import read_846
@@ -182,11 +182,10 @@ class X12Codec:
         return Part(ts.where, document=document, control=ts.control)
 
     def _reply(self, interchange: Interchange, verdicts: list[GroupAck]) -> bytes:
-        control = interchange.control
         return write_997(
             verdicts,
             sender_id=interchange.receiver, receiver_id=interchange.sender,
-            control_number=int(control) if is_number(control) else 1,
+            control_number=reply_control(interchange.sender, interchange.control),
             sender_qualifier=interchange.receiver_qualifier,
             receiver_qualifier=interchange.sender_qualifier,
             test=interchange.test, created=self._clock(),
@@ -220,3 +219,11 @@ def _bad_value(ts: TransactionSet, error: DocumentError | None) -> str | None:
     if 0 < error.segment <= len(ts.segments):
         return el(ts.segments[error.segment - 1], error.element) or None
     return None
+
+
+def reply_control(sender: str, control: str) -> int:
+    """The 997's own interchange control number: Wharf's, not the partner's (reusing the
+    inbound ISA13 collides with the partner's numbering). Derived from the inbound sender and
+    ISA13, so the same interchange always gets the same 997 (a replay answers the same)."""
+    digest = hashlib.sha256(f"{sender}\x00{control}\x00997".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 999_999_999 + 1
