@@ -457,6 +457,12 @@ async def test_without_a_push_url_orders_wait_in_the_outbox_for_their_partner_on
         bad = await acme.get("/v1/purchase-orders", params={"status": "lost"})
         assert bad.status_code == 400
 
+    # The outbox finds orders by a keyed pseudonym: the PO number is not in the file in clear.
+    for name in ("wharf.db", "wharf.db-wal"):
+        path = tmp_path / name
+        if path.exists():
+            assert b"PO-600" not in path.read_bytes(), name
+
 
 # --- the entry's refusals ----------------------------------------------------------------------
 

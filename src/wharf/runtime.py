@@ -160,8 +160,9 @@ async def run(
         try:
             await ensure_streams(js, settings.streams)
             db = await Database.open(settings.storage.database)
-            traces = await TraceStore.open(db, Sealer.from_settings(settings.sealing))
-            receipts = await ReceiptStore.open(db)
+            sealer = Sealer.from_settings(settings.sealing)
+            traces = await TraceStore.open(db, sealer)
+            receipts = await ReceiptStore.open(db, sealer)
             ledger = await EffectsLedger.open(js, replicas=settings.streams.replicas)
             stop = anyio.Event()
             async with anyio.create_task_group() as tg:

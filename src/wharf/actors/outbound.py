@@ -354,9 +354,9 @@ async def _prefix(response: httpx.Response, limit: int) -> bytes:
 # --- the outbox ------------------------------------------------------------------------------
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox_purchase_orders (
+CREATE TABLE IF NOT EXISTS outbox_orders (
     partner TEXT NOT NULL,
-    po_number TEXT NOT NULL,
+    po_key TEXT NOT NULL,
     purpose TEXT NOT NULL,
     digest TEXT NOT NULL,
     correlation_id TEXT NOT NULL,
@@ -370,10 +370,10 @@ CREATE TABLE IF NOT EXISTS outbox_purchase_orders (
     body BLOB NOT NULL,
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    PRIMARY KEY (partner, po_number, purpose)
+    PRIMARY KEY (partner, po_key, purpose)
 );
-CREATE INDEX IF NOT EXISTS outbox_purchase_orders_status
-    ON outbox_purchase_orders (partner, status, stream_seq);
+CREATE INDEX IF NOT EXISTS outbox_orders_status
+    ON outbox_orders (partner, status, stream_seq);
 CREATE TABLE IF NOT EXISTS outbox_attempts (
     partner TEXT NOT NULL,
     stream_seq INTEGER NOT NULL,
@@ -385,7 +385,7 @@ CREATE TABLE IF NOT EXISTS outbox_attempts (
 OutboxStatus = Literal["open", "sent", "acknowledged"]
 OUTBOX_STATUSES: tuple[OutboxStatus, ...] = ("open", "sent", "acknowledged")
 _COLUMNS = (
-    "partner, po_number, purpose, digest, correlation_id, stream_seq, status, delivery, target, "
+    "partner, po_key, purpose, digest, correlation_id, stream_seq, status, delivery, target, "
     "format, media_type, canonical, body, created_at, updated_at"
 )
 
@@ -412,32 +412,39 @@ class OutboxEntry(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: str
 
 
-def _context(partner: str, po_number: str, purpose: str, digest: str, part: str) -> bytes:
-    return f"outbox:{partner}:{po_number}:{purpose}:{digest}:{part}".encode()
+def _context(partner: str, po_key: str, purpose: str, digest: str, part: str) -> bytes:
+    return f"outbox:{partner}:{po_key}:{purpose}:{digest}:{part}".encode()
 
 
 class Outbox:
     """Rendered purchase orders per partner (tables ``outbox_*``), bodies sealed at rest.
+
+    The PO number is never stored in clear: rows are found by its keyed pseudonym
+    (:class:`wharf.business.vault.Vault`), and the number itself is in the sealed order.
 
     ``open``: held for the partner to pull; ``sent``: pushed and accepted by the partner's
     endpoint; ``acknowledged``: the partner answered the order. A newer version of the same
     PO number and purpose (a later stream sequence) replaces the row and reopens it.
     """
 
-    def __init__(self, db: Database, sealer: Sealer) -> None:
+    def __init__(self, db: Database, sealer: Sealer, key: Callable[[str], str]) -> None:
         self._db = db
         self._sealer = sealer
+        self._key = key
 
     @classmethod
     async def open(cls, db: Database, sealer: Sealer) -> Outbox:
+        from wharf.business.vault import Vault
+
+        vault = await Vault.load(db, sealer)
         await db.migrate(SCHEMA)
-        return cls(db, sealer)
+        return cls(db, sealer, vault.po)
 
     async def delivered(self, partner: str, po_number: str, purpose: str, digest: str) -> bool:
         """True when exactly this order (same content) was already held or pushed."""
         row = await self._db.fetchone(
-            "SELECT 1 FROM outbox_purchase_orders WHERE partner = ? AND po_number = ? "
-            "AND purpose = ? AND digest = ?", (partner, po_number, purpose, digest),
+            "SELECT 1 FROM outbox_orders WHERE partner = ? AND po_key = ? "
+            "AND purpose = ? AND digest = ?", (partner, self._key(po_number), purpose, digest),
         )
         return row is not None
 
@@ -456,23 +463,23 @@ class Outbox:
         version is there already."""
         purpose = po.purpose
         seal = self._sealer.seal
+        key = self._key(po.document_id)
         canonical = seal(encode_document(po),
-                         context=_context(partner, po.document_id, purpose, digest, "canonical"))
-        body = seal(rendered.body,
-                    context=_context(partner, po.document_id, purpose, digest, "body"))
+                         context=_context(partner, key, purpose, digest, "canonical"))
+        body = seal(rendered.body, context=_context(partner, key, purpose, digest, "body"))
         status: OutboxStatus = "open" if target is None else "sent"
         changed = await self._db.execute(
-            f"INSERT INTO outbox_purchase_orders ({_COLUMNS}) VALUES "
+            f"INSERT INTO outbox_orders ({_COLUMNS}) VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), "
             "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) "
-            "ON CONFLICT (partner, po_number, purpose) DO UPDATE SET digest = excluded.digest, "
+            "ON CONFLICT (partner, po_key, purpose) DO UPDATE SET digest = excluded.digest, "
             "correlation_id = excluded.correlation_id, stream_seq = excluded.stream_seq, "
             "status = excluded.status, delivery = excluded.delivery, target = excluded.target, "
             "format = excluded.format, media_type = excluded.media_type, "
             "canonical = excluded.canonical, body = excluded.body, "
             "updated_at = excluded.updated_at "
-            "WHERE excluded.stream_seq > outbox_purchase_orders.stream_seq",
-            (partner, po.document_id, purpose, digest, correlation_id, stream_seq, status,
+            "WHERE excluded.stream_seq > outbox_orders.stream_seq",
+            (partner, key, purpose, digest, correlation_id, stream_seq, status,
              "pull" if target is None else "push", target, rendered.format, rendered.media_type,
              canonical, body),
         )
@@ -481,15 +488,15 @@ class Outbox:
     async def acknowledge(self, partner: str, po_number: str) -> int:
         """Mark every version of a PO acknowledged (the partner answered it); rows changed."""
         return await self._db.execute(
-            "UPDATE outbox_purchase_orders SET status = 'acknowledged', "
+            "UPDATE outbox_orders SET status = 'acknowledged', "
             "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
-            "WHERE partner = ? AND po_number = ? AND status != 'acknowledged'",
-            (partner, po_number),
+            "WHERE partner = ? AND po_key = ? AND status != 'acknowledged'",
+            (partner, self._key(po_number)),
         )
 
     async def entries(self, partner: str, status: OutboxStatus | None = None) -> list[OutboxEntry]:
         """The partner's orders (optionally of one status), oldest first."""
-        sql = f"SELECT {_COLUMNS} FROM outbox_purchase_orders WHERE partner = ?"
+        sql = f"SELECT {_COLUMNS} FROM outbox_orders WHERE partner = ?"
         params: list[object] = [partner]
         if status is not None:
             sql += " AND status = ?"
@@ -501,8 +508,8 @@ class Outbox:
         self, partner: str, po_number: str, purpose: str | None = None
     ) -> OutboxEntry | None:
         """The newest version of one of the partner's POs (of one purpose, if given)."""
-        sql = f"SELECT {_COLUMNS} FROM outbox_purchase_orders WHERE partner = ? AND po_number = ?"
-        params: list[object] = [partner, po_number]
+        sql = f"SELECT {_COLUMNS} FROM outbox_orders WHERE partner = ? AND po_key = ?"
+        params: list[object] = [partner, self._key(po_number)]
         if purpose is not None:
             sql += " AND purpose = ?"
             params.append(purpose)
@@ -532,20 +539,21 @@ class Outbox:
         )
 
     def _entry(self, row: tuple[object, ...]) -> OutboxEntry:
-        partner, po_number, purpose, digest = (str(v) for v in row[:4])
+        partner, key, purpose, digest = (str(v) for v in row[:4])
         canonical, body = row[11], row[12]
         assert isinstance(canonical, bytes) and isinstance(body, bytes)
+        order = self._sealer.open(
+            canonical, context=_context(partner, key, purpose, digest, "canonical"))
         return OutboxEntry(
-            partner=partner, po_number=po_number, purpose=purpose, digest=digest,
+            partner=partner, po_number=decode_document(order).document_id, purpose=purpose,
+            digest=digest,
             correlation_id=str(row[4]), stream_seq=int(str(row[5])),
             status=row[6],  # type: ignore[arg-type]  # the CHECK constraint keeps it in range
             delivery=row[7],  # type: ignore[arg-type]
             target=None if row[8] is None else str(row[8]), format=str(row[9]),
             media_type=str(row[10]),
-            canonical=self._sealer.open(
-                canonical, context=_context(partner, po_number, purpose, digest, "canonical")),
-            body=self._sealer.open(
-                body, context=_context(partner, po_number, purpose, digest, "body")),
+            canonical=order,
+            body=self._sealer.open(body, context=_context(partner, key, purpose, digest, "body")),
             created_at=str(row[13]), updated_at=str(row[14]),
         )
 

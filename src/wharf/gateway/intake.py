@@ -204,8 +204,11 @@ class Intake:
 
 
 def request_key(idempotency_key: str | None, digest: str) -> str:
-    """The request's idempotency key: the partner's header, else the body's content hash."""
-    return idempotency_key or f"sha256:{digest}"
+    """The request's idempotency key: a hash of the partner's header (partners put PO numbers
+    in them, and keys are stored), else the body's content hash."""
+    if idempotency_key is None:
+        return f"sha256:{digest}"
+    return "key:" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
 
 
 def part_key(key: str, index: int) -> str:
