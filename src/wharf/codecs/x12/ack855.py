@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING
 from wharf.codecs.x12.values import (
     PartyLoop,
     bad,
+    currency_of,
     date_of,
     decimal_of,
     el,
-    is_currency,
     is_uom,
     item_ref,
     missing,
@@ -189,9 +189,7 @@ def read_855(segments: list[list[str]], ctx: ReadContext) -> POAcknowledgment:
         elif seg_id == "BAK":
             bak = (pos, seg)
         elif seg_id == "CUR":
-            code = el(seg, 2)
-            if not is_currency(code):
-                raise bad(pos, seg, 2, "7", f"{code!r} is not an ISO 4217 currency code")
+            code = currency_of(pos, seg)
             currency = currency or code
     if bak is None:
         raise missing(2, "BAK", "an 855 needs its BAK segment")

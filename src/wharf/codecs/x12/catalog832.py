@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 from wharf.codecs.x12.values import (
     PartyLoop,
     bad,
+    currency_of,
     date_of,
     decimal_of,
     el,
-    is_currency,
     is_uom,
     item_ref,
     missing,
@@ -94,9 +94,7 @@ def read_832(segments: list[list[str]], ctx: ReadContext) -> PriceCatalog:
         elif seg_id == "BCT":
             bct = (pos, seg)
         elif seg_id == "CUR":
-            code = el(seg, 2)
-            if not is_currency(code):
-                raise bad(pos, seg, 2, "7", f"{code!r} is not an ISO 4217 currency code")
+            code = currency_of(pos, seg)
             currency = currency or code
     if bct is None:
         raise missing(2, "BCT", "an 832 needs its BCT segment")

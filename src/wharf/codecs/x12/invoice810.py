@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING
 from wharf.codecs.x12.values import (
     PartyLoop,
     bad,
+    currency_of,
     date_of,
     decimal_of,
     el,
     implied_of,
-    is_currency,
     item_ref,
     missing,
     need,
@@ -203,9 +203,7 @@ def read_810(segments: list[list[str]], ctx: ReadContext) -> Invoice:
         elif seg_id == "BIG":
             big = (pos, seg)
         elif seg_id == "CUR":
-            code = el(seg, 2)
-            if not is_currency(code):
-                raise bad(pos, seg, 2, "7", f"{code!r} is not an ISO 4217 currency code")
+            code = currency_of(pos, seg)
             currency = currency or code
     if big is None:
         raise missing(2, "BIG", "an 810 needs its BIG segment")

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING
 from wharf.codecs.x12.values import (
     PartyLoop,
     bad,
+    currency_of,
     date_of,
     decimal_of,
     el,
-    is_currency,
     item_ref,
     missing,
     need,
@@ -136,9 +136,7 @@ def read_850(segments: list[list[str]], ctx: ReadContext) -> PurchaseOrder:
         elif seg_id == "BEG":
             beg = (pos, seg)
         elif seg_id == "CUR":
-            code = el(seg, 2)
-            if not is_currency(code):
-                raise bad(pos, seg, 2, "7", f"{code!r} is not an ISO 4217 currency code")
+            code = currency_of(pos, seg)
             if currency is None:
                 currency = code
     if beg is None:

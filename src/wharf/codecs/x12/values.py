@@ -39,6 +39,7 @@ __all__ = (
     "PartyLoop",
     "ReadContext",
     "bad",
+    "currency_of",
     "date_of",
     "decimal_of",
     "el",
@@ -158,6 +159,14 @@ def is_uom(value: str) -> bool:
 
 def is_currency(value: str) -> bool:
     return len(value) == 3 and value.isascii() and value.isalpha() and value.isupper()
+
+
+def currency_of(pos: int, segment: list[str]) -> str:
+    """CUR02, checked to be an ISO 4217 code (AK403 code 7 otherwise)."""
+    code = el(segment, 2)
+    if not is_currency(code):
+        raise bad(pos, segment, 2, "7", f"{code!r} is not an ISO 4217 currency code")
+    return code
 
 
 def is_gtin(value: str) -> bool:
