@@ -30,7 +30,12 @@ from wharf.codecs.edifact.groups import (
     notes_of,
     refs_of,
 )
-from wharf.codecs.edifact.items import item_of, quantity_of, write_item, write_quantity
+from wharf.codecs.edifact.items import (
+    quantity_of,
+    required_item,
+    write_item,
+    write_quantity,
+)
 from wharf.codecs.edifact.parties import parties_of, party, write_party
 from wharf.codecs.edifact.values import check_digits, fault
 from wharf.codecs.edifact.writer import write_date, write_note
@@ -84,15 +89,7 @@ def read_desadv(scan: Scan, ctx: Context) -> ShipNotice:
     loose: dict[str, list[ShippedItem]] = {}
     packed: dict[str, dict[int, list[ShippedItem]]] = {}
     for line in scan.lines:
-        item = item_of(line, f)
-        if item is None:
-            raise fault(
-                "the line names no item (LIN C212 or PIA)",
-                position=line.position,
-                tag="LIN",
-                element=3,
-                code="13",
-            )
+        item = required_item(line, f)
         quantity = quantity_of(line, ("12",), f)
         if quantity is None:
             raise fault(

@@ -33,10 +33,10 @@ from wharf.codecs.edifact.groups import (
     refs_of,
 )
 from wharf.codecs.edifact.items import (
-    item_of,
-    line_number_of,
     price_of,
     quantity_of,
+    required_item,
+    unique_line_number,
     write_item,
     write_price,
     write_quantity,
@@ -206,24 +206,8 @@ def read_invoic(scan: Scan, ctx: Context) -> Invoice:
     lines: list[InvoiceLine] = []
     seen: set[str] = set()
     for index, line in enumerate(scan.lines):
-        line_number = line_number_of(line, index, f)
-        if line_number in seen:
-            raise fault(
-                f"line number {line_number!r} appears twice",
-                position=line.position,
-                tag="LIN",
-                element=1,
-            )
-        seen.add(line_number)
-        item = item_of(line, f)
-        if item is None:
-            raise fault(
-                "the line names no item (LIN C212 or PIA)",
-                position=line.position,
-                tag="LIN",
-                element=3,
-                code="13",
-            )
+        line_number = unique_line_number(line, index, f, seen)
+        item = required_item(line, f)
         quantity = quantity_of(line, ("47", "12"), f)
         if quantity is None:
             raise fault(

@@ -29,7 +29,9 @@ __all__ = (
     "line_number_of",
     "price_of",
     "quantity_of",
+    "required_item",
     "substitute_of",
+    "unique_line_number",
     "write_item",
     "write_price",
     "write_quantity",
@@ -162,6 +164,34 @@ def price_of(line: Line, f: Fields) -> tuple[Decimal, int] | None:
         if basis != 1:
             price = price / basis
     return price, position
+
+
+def required_item(line: Line, f: Fields) -> ItemRef:
+    """The line's item (see :func:`item_of`); a line naming none is refused (0085 code 13)."""
+    item = item_of(line, f)
+    if item is None:
+        raise fault(
+            "the line names no item (LIN C212 or PIA)",
+            position=line.position,
+            tag="LIN",
+            element=3,
+            code="13",
+        )
+    return item
+
+
+def unique_line_number(line: Line, index: int, f: Fields, seen: set[str]) -> str:
+    """:func:`line_number_of`, refused when an earlier line of the message used it."""
+    line_number = line_number_of(line, index, f)
+    if line_number in seen:
+        raise fault(
+            f"line number {line_number!r} appears twice",
+            position=line.position,
+            tag="LIN",
+            element=1,
+        )
+    seen.add(line_number)
+    return line_number
 
 
 def line_number_of(line: Line, index: int, f: Fields) -> str:
