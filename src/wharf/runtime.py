@@ -167,7 +167,7 @@ async def run(
             stop = anyio.Event()
             async with anyio.create_task_group() as tg:
                 runtime = await _start(tg, settings, pki, policies, tls, url, nc, js,
-                                       traces, receipts, ledger, stop, db)
+                                       traces, receipts, ledger, stop, db, sealer)
                 task_status.started(runtime)
                 await stop.wait()
                 tg.cancel_scope.cancel()
@@ -223,9 +223,10 @@ def sla_settings(sla: Sla) -> SlaSettings:
     )
 
 
-async def _business(settings: Settings, db: Database, policies: PolicyStore) -> BusinessChecks:
+async def _business(
+    settings: Settings, db: Database, sealer: Sealer, policies: PolicyStore
+) -> BusinessChecks:
     """Open the business stores; load the master-data folder when one is configured."""
-    sealer = Sealer.from_settings(settings.sealing)
     master = await MasterData.open(db, sealer)
     queue = await ExceptionQueue.open(db, sealer)
 
@@ -347,6 +348,7 @@ async def _start(
     ledger: EffectsLedger,
     stop: anyio.Event,
     db: Database,
+    sealer: Sealer,
 ) -> Runtime:
     events = EventEmitter(js, timeout=settings.nats.publish_timeout)
     audit = AuditLog.from_settings(settings.audit, js)
@@ -358,10 +360,10 @@ async def _start(
     projection = TraceProjection(js, traces)
     await tg.start(projection.run)
 
-    # Internal HTTPS targets: the system CAs plus Wharf's CA; Wharf's client certificate.
-    http = httpx.AsyncClient(
-        verify=_client_tls(settings, pki), timeout=settings.nats.publish_timeout
-    )
+    # Internal HTTPS targets and partners' PO endpoints alike: the system CAs plus Wharf's
+    # CA; Wharf's client certificate.
+    client_tls = _client_tls(settings, pki)
+    http = httpx.AsyncClient(verify=client_tls, timeout=settings.nats.publish_timeout)
     tg.start_soon(_close_on_cancel, http)
     targets: dict[str, PostingTarget] = {}
 
@@ -375,7 +377,7 @@ async def _start(
                 )
         return targets[name]
 
-    checks = await _business(settings, db, policies)
+    checks = await _business(settings, db, sealer, policies)
     pipeline = Pipeline(
         codecs=codecs, events=events, ledger=ledger, targets=target,
         partners=lambda: policies.current().partners, settings=settings.actors, checks=checks,
@@ -432,10 +434,9 @@ async def _start(
     await tg.start(supervisor.run, sorted(policies.current().partners))
 
     # Purchase orders out: ERP → WHARF_OUT → an outbound actor per partner → push or outbox.
-    sealer = Sealer.from_settings(settings.sealing)
     outbox = await Outbox.open(db, sealer)
     delivery = settings.outbound.delivery
-    push_http = courier_client(_client_tls(settings, pki), timeout=delivery.timeout)
+    push_http = courier_client(client_tls, timeout=delivery.timeout)
     tg.start_soon(_close_on_cancel, push_http)
     courier = Courier(push_http, delivery)
 
