@@ -18,7 +18,7 @@ import aiosqlite
 import anyio
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable, Sequence
+    from collections.abc import AsyncIterator, Sequence
 
 __all__ = ("Database",)
 
@@ -75,10 +75,6 @@ class Database:
             changed = cursor.rowcount
             await cursor.close()
             return changed
-
-    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        async with self.transaction() as conn:
-            await conn.executemany(sql, rows)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
         async with self._conn.execute(sql, params) as cursor:
