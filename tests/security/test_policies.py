@@ -74,6 +74,7 @@ def test_shipped_samples_show_the_v2_features() -> None:
     assert globex.formats == ["x12"]
     assert globex.versions == {"x12": ["004010"]}  # the partner's list replaces the template's
     assert globex.accepts("x12", "004010") and not globex.accepts("x12", "005010")
+    assert globex.accepts("x12", "004010VICS") and not globex.accepts("x12", "005010UCS")
     assert not globex.accepts("json")
     assert globex.x12_overrides == {"item.supplier_part": "PO107"}
     assert globex.rate_limit is not None and globex.rate_limit.burst == 10  # from the template

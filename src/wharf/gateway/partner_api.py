@@ -86,14 +86,6 @@ def _without_secrets(fmt: str, body: bytes) -> bytes:
     return _SHARED_SECRET.sub(rb"\1***\2", body)
 
 
-def _base_version(fmt: str, version: str | None) -> str | None:
-    """``004010VICS`` → ``004010``, ``D96A/EAN008`` → ``D96A``: what a policy lists."""
-    if version is None:
-        return None
-    base = version.split("/", 1)[0]
-    return base[:6] if fmt == "x12" else base
-
-
 def _no_documents(request: Request, decoded: Decoded) -> Response:
     """A body that carried no business document: a partner's 997/CONTRL/Response to Wharf,
     or an empty interchange."""
@@ -270,9 +262,7 @@ class PartnerApi:
                     f"partner {partner.id} has no route for {doc_type_of(document)} documents"
                 )
             version = document.source.version if document and document.source else None
-            if document is not None and fmt != "json" and not (
-                partner.accepts(fmt, version) or partner.accepts(fmt, _base_version(fmt, version))
-            ):
+            if document is not None and fmt != "json" and not partner.accepts(fmt, version):
                 error = DocumentError(
                     f"partner {partner.id} may not send {fmt} version {version}; "
                     f"its policy allows {', '.join(partner.versions.get(fmt, []))}"

@@ -279,11 +279,19 @@ class Partner(_Policy, frozen=True):
         return [t for t in self.routes.get(doc_type, ()) if t.startswith("https://")]
 
     def accepts(self, fmt: Format, version: str | None = None) -> bool:
-        """True when this partner may send ``fmt`` (and, when known, that version of it)."""
+        """True when this partner may send ``fmt`` (and, when known, that version of it).
+
+        A version as a codec records it may carry more than the policy lists: an X12 industry
+        suffix (``004010VICS``) or an EDIFACT association code (``D96A/EAN008``); its base
+        version (``004010``, ``D96A``) counts too.
+        """
         if fmt not in self.formats:
             return False
         allowed = self.versions.get(fmt)
-        return allowed is None or version is None or version in allowed
+        if allowed is None or version is None or version in allowed:
+            return True
+        base = version.split("/", 1)[0]
+        return (base[:6] if fmt == "x12" else base) in allowed
 
     def _check_versions(self) -> None:
         for fmt, versions in self.versions.items():
